@@ -1,0 +1,37 @@
+# Two commands: `make run` and `make test`. Everything else here serves them.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run test check pytest clean
+
+## make run: the main job on the embedded default
+run: $(VENV)/.installed
+	$(BIN)/handrail lint --strict
+	$(BIN)/handrail explain payment-service-slow
+
+## make test: install what the tests need, then run the whole suite
+test: $(VENV)/.installed-test
+	bash scripts/test-services.sh
+	$(MAKE) --no-print-directory check pytest
+
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest
+
+$(VENV)/.installed: pyproject.toml
+	bash scripts/bootstrap-python.sh $(VENV)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml
+	bash scripts/bootstrap-python.sh $(VENV)
+	$(PIP) install -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

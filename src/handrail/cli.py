@@ -1,0 +1,168 @@
+"""The `handrail` command. Thin: each command calls the same functions the service will call.
+
+Exit codes: 0 success; 1 the input has problems (lint errors, a failing expression); 2 usage
+errors (unknown option, missing file); 3 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from handrail import __version__
+from handrail.catalog import resolve_runbook
+from handrail.errors import CatalogError, ExpressionError, HandrailError, RunbookError, SettingsError
+from handrail.explain import explain_markdown, explain_mermaid, explain_text
+from handrail.expression import parse
+from handrail.lint import LintResult, lint_paths
+from handrail.runbook.problem import Severity
+from handrail.schema import runbook_json_schema
+from handrail.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+def _settings(ctx: click.Context) -> Settings:
+    config: Path | None = ctx.obj["config"]
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+
+def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
+    click.echo(f"handrail: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (default: ./handrail.yaml when it exists).",
+)
+@click.version_option(__version__, prog_name="handrail")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """Handrail: executable runbooks for incident response."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--strict", is_flag=True, help="Warnings fail the check too.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -> None:
+    """Check runbook files (default: the catalog folder) and report every problem."""
+    if not paths:
+        folder = _settings(ctx).runbooks
+        if not folder.is_dir():
+            _fail(f"the runbook folder {folder} does not exist (set `runbooks:` in handrail.yaml)", EXIT_USAGE)
+        paths = [folder]
+    results = lint_paths(paths)
+    problems = [problem for result in results for problem in result.problems]
+    errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    warnings = len(problems) - errors
+    if output == "json":
+        summary = {"files": len(results), "errors": errors, "warnings": warnings}
+        click.echo(json.dumps({"problems": [p.to_dict() for p in problems], "summary": summary}, indent=2))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(_lint_summary(results, errors, warnings), err=True)
+    if errors or (strict and warnings):
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _lint_summary(results: Sequence[LintResult], errors: int, warnings: int) -> str:
+    files = _plural(len(results), "file")
+    if not errors and not warnings:
+        return f"All clean: {files} checked."
+    return f"Found {_plural(errors, 'error')} and {_plural(warnings, 'warning')} in {files}."
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@cli.command()
+@click.argument("runbook")
+@click.option(
+    "--format", "output", type=click.Choice(["text", "markdown", "mermaid"]), default="text", show_default=True
+)
+@click.pass_context
+def explain(ctx: click.Context, runbook: str, output: str) -> None:
+    """Explain RUNBOOK (an id from the catalog, or a path) for a human."""
+    settings = _settings(ctx)
+    try:
+        loaded = resolve_runbook(runbook, settings.runbooks)
+    except RunbookError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail(f"{runbook} has errors; fix them first (`handrail lint`)")
+    except CatalogError as exc:
+        _fail(str(exc))
+    render = {"text": explain_text, "markdown": explain_markdown, "mermaid": explain_mermaid}[output]
+    click.echo(render(loaded), nl=False)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the runbook format as JSON Schema (draft 2020-12)."""
+    click.echo(json.dumps(runbook_json_schema(), indent=2))
+
+
+@cli.command(name="eval")
+@click.argument("expression")
+@click.option("--context", "context_json", default="{}", help="The names the expression can read, as a JSON object.")
+def evaluate(expression: str, context_json: str) -> None:
+    """Evaluate EXPRESSION against --context and print the result as JSON."""
+    try:
+        context = json.loads(context_json)
+    except json.JSONDecodeError as exc:
+        _fail(f"--context is not valid JSON: {exc.msg} at column {exc.colno}", EXIT_USAGE)
+    if not isinstance(context, dict):
+        _fail("--context must be a JSON object, like '{\"value\": 95}'", EXIT_USAGE)
+    try:
+        result = parse(expression).evaluate(context)
+    except ExpressionError as exc:
+        click.echo(f"error: column {exc.column}: {exc.message}", err=True)
+        click.echo(f"  {expression}", err=True)
+        click.echo(f"  {' ' * (exc.column - 1)}^", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    click.echo(json.dumps(_json_safe(result)))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI; whatever happens, the user gets a message and an exit code, never a traceback."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="handrail", standalone_mode=True)
+    except HandrailError as exc:
+        _fail(str(exc))
+    except (KeyboardInterrupt, BrokenPipeError):
+        sys.exit(130)
+    except Exception as exc:
+        _fail(f"internal error: {type(exc).__name__}: {exc} (please report this)", EXIT_INTERNAL)

@@ -1,0 +1,72 @@
+"""Every error Handrail raises on purpose.
+
+The tree:
+
+    HandrailError
+    ├── ExpressionError                 an expression could not be parsed or evaluated
+    │   ├── ExpressionSyntaxError       the text is not a valid expression (or breaks a limit)
+    │   └── ExpressionEvaluationError   a valid expression failed on the data it was given
+    ├── RunbookError                    a runbook file has problems (each one with a code and a place)
+    ├── CatalogError                    a runbook id or path names nothing that can be loaded
+    └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
+
+Errors shown to runbook authors carry a stable code and a place (`path:line:col: HR201 ...`);
+see `handrail.runbook.problem` for the codes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from handrail.runbook.problem import Problem
+
+__all__ = [
+    "CatalogError",
+    "ExpressionError",
+    "ExpressionEvaluationError",
+    "ExpressionSyntaxError",
+    "HandrailError",
+    "RunbookError",
+    "SettingsError",
+]
+
+
+class HandrailError(Exception):
+    """Base class of every error Handrail raises on purpose."""
+
+
+class ExpressionError(HandrailError):
+    """An expression could not be parsed or evaluated."""
+
+    def __init__(self, message: str, *, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+    def __str__(self) -> str:
+        return f"column {self.column}: {self.message}"
+
+
+class ExpressionSyntaxError(ExpressionError):
+    """The text is not a valid expression, or it breaks one of the language's limits."""
+
+
+class ExpressionEvaluationError(ExpressionError):
+    """A valid expression failed on the data it was given (wrong types, division by zero)."""
+
+
+class RunbookError(HandrailError):
+    """A runbook file has problems; `problems` lists every one with its code and place."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+class CatalogError(HandrailError):
+    """A runbook id or path names nothing that can be loaded."""
+
+
+class SettingsError(HandrailError):
+    """handrail.yaml is missing a value or holds a wrong one."""

@@ -1,0 +1,87 @@
+"""Problems found in runbook files: a stable code, a severity and a precise place."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["CODES", "Position", "Problem", "Severity"]
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A 1-based line and column in a file."""
+
+    line: int = 1
+    column: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem in one file, printed the way compilers and ruff print them."""
+
+    path: str
+    position: Position
+    code: str
+    message: str
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code][0]
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.position.line}:{self.position.column}"
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{where}: {self.code} {prefix}{self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "line": self.position.line,
+            "column": self.position.column,
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
+
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+# The stable codes. docs/lint-codes.md documents each one (a test keeps the two in step).
+CODES: dict[str, tuple[Severity, str]] = {
+    # HR0xx: reading the file
+    "HR001": (_E, "the file is not valid YAML or JSON"),
+    "HR002": (_E, "the file is too large, too deeply nested or expands too far (hostile input)"),
+    "HR003": (_E, "the same key appears twice in one mapping"),
+    "HR004": (_E, "the file cannot be read (missing, not a file, not UTF-8)"),
+    "HR005": (_E, "the document is empty or is not a mapping"),
+    # HR1xx: the schema
+    "HR101": (_E, "a required field is missing"),
+    "HR102": (_E, "a field has the wrong type"),
+    "HR103": (_E, "a value is not one of the allowed choices"),
+    "HR104": (_E, "an unknown key"),
+    "HR105": (_E, "a value breaks a rule of its field (format, range, combination)"),
+    # HR2xx: expressions
+    "HR201": (_E, "an expression does not parse"),
+    "HR202": (_E, "an expression names something the diagnostic does not provide"),
+    "HR203": (_E, "a condition names a diagnostic that does not exist"),
+    "HR204": (_E, "a condition reads a field a diagnostic result does not have"),
+    # HR3xx: references and meaning
+    "HR301": (_E, "two things share one id"),
+    "HR302": (_E, "a decision names a remediation that does not exist"),
+    "HR303": (_E, "an automated remediation has no action"),
+    "HR304": (_E, "a manual remediation has no instructions"),
+    "HR305": (_E, "an action's config does not fit its action type"),
+    "HR306": (_E, "a diagnostic's config does not fit its diagnostic type"),
+    "HR307": (_E, "a verify step names a diagnostic that does not exist"),
+    # HR4xx: warnings
+    "HR401": (_W, "a remediation that no decision references"),
+    "HR402": (_W, "no decision can fire when every diagnostic errors"),
+    "HR403": (_W, "a status that can never be reached: an earlier one always holds first"),
+    "HR404": (_W, "a field that has no effect for this type"),
+}
