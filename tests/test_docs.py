@@ -65,7 +65,8 @@ def test_every_action_type_and_config_key_is_documented(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_setting_is_documented(name: str) -> None:
-    assert f"| `{name}` |" in _read("settings.md")
+    field = Settings.model_fields[name]
+    assert f"| `{field.validation_alias or name}` |" in _read("settings.md")
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))

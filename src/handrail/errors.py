@@ -6,6 +6,8 @@ The tree:
     ├── ExpressionError                 an expression could not be parsed or evaluated
     │   ├── ExpressionSyntaxError       the text is not a valid expression (or breaks a limit)
     │   └── ExpressionEvaluationError   a valid expression failed on the data it was given
+    ├── TemplateError                   a `{{ ... }}` in a config string cannot be rendered safely
+    ├── ProbeError                      a diagnostic could not collect its evidence (becomes status `error`)
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
     └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
@@ -27,8 +29,10 @@ __all__ = [
     "ExpressionEvaluationError",
     "ExpressionSyntaxError",
     "HandrailError",
+    "ProbeError",
     "RunbookError",
     "SettingsError",
+    "TemplateError",
 ]
 
 
@@ -54,6 +58,14 @@ class ExpressionSyntaxError(ExpressionError):
 
 class ExpressionEvaluationError(ExpressionError):
     """A valid expression failed on the data it was given (wrong types, division by zero)."""
+
+
+class TemplateError(HandrailError):
+    """A `{{ ... }}` in a config string cannot be rendered safely where it lands."""
+
+
+class ProbeError(HandrailError):
+    """A diagnostic could not collect its evidence; the assessment records status `error`."""
 
 
 class RunbookError(HandrailError):

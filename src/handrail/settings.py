@@ -1,19 +1,31 @@
-"""Settings from handrail.yaml: the one place that reads configuration files (and, later, the environment)."""
+"""Settings from handrail.yaml: the one place that reads configuration files and the environment.
+
+Strings may say `${ENV_VAR}` (and `$${` for a literal `${`), so secrets stay in the environment;
+they are held as `SecretStr` and never printed, logged or stored.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
+from handrail.diagnostics.base import HttpConnection
+from handrail.diagnostics.database_query import DatabaseConnection
 from handrail.errors import RunbookError, SettingsError
 from handrail.runbook.load import validation_problems
 from handrail.runbook.model import StrictModel
-from handrail.runbook.source import read_document
+from handrail.runbook.problem import Problem
+from handrail.runbook.source import Document, DocumentPath, read_document
 
 __all__ = ["DEFAULT_CONFIG", "Settings", "load_settings"]
 
 DEFAULT_CONFIG = Path("handrail.yaml")
+_ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class Settings(StrictModel):
@@ -21,29 +33,78 @@ class Settings(StrictModel):
 
     runbooks: Path = Path("runbooks")
     """The catalog folder: every runbook file below it."""
+    prometheus: dict[str, HttpConnection] = Field(default_factory=dict)
+    """Prometheus servers by name; a diagnostic without `connection` uses `default` (or PROMETHEUS_URL)."""
+    loki: dict[str, HttpConnection] = Field(default_factory=dict)
+    """Loki servers by name, for `log_search` with `backend: loki` (default: `default`, or LOKI_URL)."""
+    databases: dict[str, DatabaseConnection] = Field(default_factory=dict)
+    """Database connections by name, for `database_query` (and later `run_script` SQL)."""
+    assessment_deadline: float = Field(default=120.0, gt=0)
+    """Seconds the whole assessment may take, whatever the steps' own timeouts."""
 
 
-def load_settings(path: Path | None = None) -> Settings:
+def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
     """Read `path` (or ./handrail.yaml if it exists); defaults when there is no file."""
+    environ = os.environ if environ is None else environ
     explicit = path is not None
     path = path or DEFAULT_CONFIG
     if not path.exists():
         if explicit:
             raise SettingsError(f"{path}: no such settings file")
-        return Settings()
+        return _with_environment_defaults(Settings(), environ)
     try:
         document = read_document(path)
     except RunbookError as exc:
-        raise SettingsError("\n".join(str(p).replace(" HR", " ", 1) for p in exc.problems)) from None
-    data = dict(document.data)
-    if isinstance(data.get("runbooks"), str):
-        data["runbooks"] = Path(data["runbooks"])
+        raise SettingsError(_format(exc.problems)) from None
+    data = _interpolate(document, document.data, (), environ)
     try:
-        settings = Settings.model_validate(data)
+        settings = Settings.model_validate(_paths(data))
     except ValidationError as exc:
-        problems = validation_problems(exc, document, model=Settings)
-        raise SettingsError(
-            "\n".join(f"{p.path}:{p.position.line}:{p.position.column}: {p.message}" for p in problems)
-        ) from None
+        raise SettingsError(_format(validation_problems(exc, document, model=Settings))) from None
     base = path.resolve().parent
-    return settings.model_copy(update={"runbooks": base / settings.runbooks})
+    return _with_environment_defaults(settings.model_copy(update={"runbooks": base / settings.runbooks}), environ)
+
+
+def _paths(data: dict[str, Any]) -> dict[str, Any]:
+    # strict mode wants a Path object, files have strings
+    if isinstance(data.get("runbooks"), str):
+        return {**data, "runbooks": Path(data["runbooks"])}
+    return data
+
+
+def _with_environment_defaults(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """PROMETHEUS_URL and LOKI_URL stand in for a `default` connection the file does not define."""
+    update: dict[str, Any] = {}
+    for field, variable in (("prometheus", "PROMETHEUS_URL"), ("loki", "LOKI_URL")):
+        connections: dict[str, HttpConnection] = getattr(settings, field)
+        if "default" not in connections and environ.get(variable):
+            try:
+                default = HttpConnection.model_validate({"url": environ[variable]})
+            except ValidationError:
+                raise SettingsError(f"{variable}: not an http(s) URL") from None
+            update[field] = {**connections, "default": default}
+    return settings.model_copy(update=update) if update else settings
+
+
+def _interpolate(document: Document, value: Any, at: DocumentPath, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _interpolate(document, item, (*at, key), environ) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(document, item, (*at, index), environ) for index, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name = match.group(1)
+        if name not in environ:
+            where = document.position(at)
+            raise SettingsError(f"{document.path}:{where.line}:{where.column}: environment variable {name} is not set")
+        return environ[name]
+
+    return _ENV_REFERENCE.sub(replace, value)
+
+
+def _format(problems: list[Problem]) -> str:
+    return "\n".join(f"{p.path}:{p.position.line}:{p.position.column}: {p.message}" for p in problems)

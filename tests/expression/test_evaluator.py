@@ -283,6 +283,8 @@ FUNCTIONS = [
     case("number('+Inf')", math.inf, "number-of-prometheus-infinity"),
     case("number(missing)", None, "number-of-null"),
     case("max(values) - min(values) > 2", True, "functions-in-arithmetic"),
+    case("count > 1", True, "function-name-without-parenthesis-is-a-name", count=2),
+    case("max(max, 1)", 95.5, "function-and-name-share-a-spelling", max=95.5),
     case("len(series[0].labels) == 2", True, "function-of-path"),
     case("sum(values) / count(values)", 2.5, "mean-by-hand"),
 ]

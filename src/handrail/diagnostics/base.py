@@ -1,16 +1,30 @@
-"""What every diagnostic type has: a typed config model that documents the names it provides.
+"""What every diagnostic type has: a typed config model, the names it provides, and a probe.
 
-The probes that run them arrive with the diagnostics issue (#3) behind a `Probe` protocol here.
+A probe collects one piece of evidence. It is given its resolved params and a `ProbeContext`
+(alert labels for templating, the step's timeout) and returns an `Observation`: plain values under
+the names the type documents, and one line for humans. A probe that cannot collect raises
+`ProbeError` with a clear message; the assessment turns that (and a timeout, and any surprise)
+into status `error`, so nothing a probe does can crash the engine.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from handrail.runbook.model import StrictModel
+from pydantic import Field, SecretStr
 
-__all__ = ["ProbeParams"]
+from handrail.runbook.model import Duration, StrictModel
+
+__all__ = [
+    "HttpConnection",
+    "Observation",
+    "Probe",
+    "ProbeContext",
+    "ProbeParams",
+]
 
 
 class ProbeParams(StrictModel):
@@ -22,3 +36,71 @@ class ProbeParams(StrictModel):
     def provided_names(self) -> Mapping[str, str]:
         """The names a result of this configuration provides (some depend on the config)."""
         return self.PROVIDES
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeContext:
+    """What a probe may use besides its params: the template context and its time budget."""
+
+    template: Mapping[str, object] = field(default_factory=lambda: {"labels": {}, "annotations": {}})
+    """`labels` and `annotations` of the alert (or given by hand), for `{{ ... }}` in config strings."""
+    timeout: float = 30.0
+    """Seconds the step may take; the assessment enforces it too, this lets a probe pass it on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a probe found: values under the names its type provides, and one line for humans."""
+
+    values: Mapping[str, Any]
+    message: str
+
+
+P_contra = TypeVar("P_contra", bound=ProbeParams, contravariant=True)
+
+
+class Probe(Protocol[P_contra]):
+    """Collects the evidence of one diagnostic type."""
+
+    async def observe(self, params: P_contra, context: ProbeContext) -> Observation:
+        """Collect the evidence.
+
+        Args:
+            params: the diagnostic's validated `config`.
+            context: template values and the time budget.
+
+        Returns:
+            The values under the type's documented names, and a one-line message.
+
+        Raises:
+            ProbeError: the evidence could not be collected (the message says why, without secrets).
+        """
+        ...
+
+
+class HttpConnection(StrictModel):
+    """An HTTP API to talk to (Prometheus, Loki): where, how to authenticate, how to trust TLS."""
+
+    url: str = Field(pattern=r"^https?://")
+    bearer_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+    timeout: Duration = 30.0
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for `httpx.AsyncClient` that implement this connection's auth and TLS."""
+        headers = dict(self.headers)
+        if self.bearer_token is not None:
+            headers["Authorization"] = f"Bearer {self.bearer_token.get_secret_value()}"
+        options: dict[str, Any] = {"base_url": self.url.rstrip("/"), "headers": headers}
+        if self.username is not None:
+            secret = self.password.get_secret_value() if self.password else ""
+            options["auth"] = (self.username, secret)
+        if self.insecure_skip_verify:
+            options["verify"] = False
+        elif self.ca_file:
+            options["verify"] = ssl.create_default_context(cafile=self.ca_file)
+        return options

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from handrail.diagnostics.base import ProbeParams
+from handrail.runbook.model import Duration, StrictModel
 
-__all__ = ["DatabaseQueryParams"]
+__all__ = ["DatabaseConnection", "DatabaseQueryParams"]
 
 
 class DatabaseQueryParams(ProbeParams):
@@ -26,3 +27,14 @@ class DatabaseQueryParams(ProbeParams):
         "columns": "the column names",
         "value": "the first column of the first row (null when there are no rows)",
     }
+
+
+class DatabaseConnection(StrictModel):
+    """A database to query: a SQLAlchemy URL (postgresql://, sqlite:///, mysql+pymysql://).
+
+    The URL usually holds a password, so it is a secret: give it as `${DATABASE_URL}`.
+    """
+
+    url: SecretStr
+    statement_timeout: Duration = 10.0
+    """The longest one query may run, enforced by the database itself where it can."""

@@ -1,0 +1,280 @@
+"""`{{ labels.namespace }}` in config strings, escaped for where the value lands.
+
+Alert labels come from whoever can send an alert, so a value is never pasted into a query or a
+script as it is. Each renderer knows the syntax it writes into:
+
+- PromQL: inside a string literal the value is string-escaped (and regex-escaped after `=~`/`!~`);
+  outside a string only names, numbers and durations are allowed.
+- Shell (`/bin/sh -c`): the value never becomes script text; it is passed in an environment
+  variable and the placeholder becomes `"${HANDRAIL_V1}"`. Inside single quotes: refused.
+- argv lists: the value is one argument, as it is (no shell ever parses it).
+- SQL: the value becomes a bind parameter; inside a quoted literal: refused.
+- URLs: the value is percent-encoded, `/` included.
+
+The text between the braces is an expression (docs/expressions.md), usually a label path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import re2
+
+from handrail.errors import ExpressionError, TemplateError
+from handrail.expression import Expression, parse
+
+__all__ = [
+    "ShellScript",
+    "SqlStatement",
+    "Template",
+    "has_placeholders",
+    "parse_template",
+    "render_argv",
+    "render_promql",
+    "render_shell",
+    "render_sql",
+    "render_text",
+    "render_url",
+]
+
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_PROMQL_BARE = re.compile(r"^[A-Za-z0-9_:.]+$")
+ENV_PREFIX = "HANDRAIL_V"
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    """One `{{ ... }}`: its expression and where it starts in the template (1-based)."""
+
+    expression: Expression
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A parsed template: literal text and placeholders, in order."""
+
+    source: str
+    parts: tuple[str | Placeholder, ...]
+
+    @property
+    def placeholders(self) -> tuple[Placeholder, ...]:
+        return tuple(part for part in self.parts if isinstance(part, Placeholder))
+
+
+@dataclass(frozen=True, slots=True)
+class ShellScript:
+    """A script for `/bin/sh -c` and the environment that carries the inserted values."""
+
+    script: str
+    env: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SqlStatement:
+    """SQL with `:hr_pN` bind parameters and their values."""
+
+    sql: str
+    params: dict[str, object]
+
+
+def has_placeholders(text: str) -> bool:
+    """True when `text` contains `{{`."""
+    return "{{" in text
+
+
+def parse_template(source: str) -> Template:
+    """Split `source` into text and placeholders; raise `TemplateError` on a bad one."""
+    parts: list[str | Placeholder] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(source):
+        parts.append(source[position : match.start()])
+        try:
+            expression = parse(match.group(1).strip())
+        except ExpressionError as exc:
+            raise TemplateError(f"column {match.start() + 1}: in {match.group(0)}: {exc.message}") from None
+        parts.append(Placeholder(expression, match.start() + 1))
+        position = match.end()
+    rest = source[position:]
+    if "{{" in rest:
+        raise TemplateError(f"column {position + rest.index('{{') + 1}: '{{{{' is never closed with '}}}}'")
+    parts.append(rest)
+    return Template(source, tuple(part for part in parts if part != ""))
+
+
+def _value(placeholder: Placeholder, context: Mapping[str, object]) -> str:
+    try:
+        value = placeholder.expression.evaluate(context)
+    except ExpressionError as exc:
+        raise TemplateError(f"{{{{ {placeholder.expression.source} }}}}: {exc.message}") from None
+    if value is None:
+        raise TemplateError(f"{{{{ {placeholder.expression.source} }}}} has no value (is the label missing?)")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise TemplateError(f"{{{{ {placeholder.expression.source} }}}} is a {type(value).__name__}, not a single value")
+
+
+def _render(source: str, context: Mapping[str, object], insert: Callable[[str, str, Placeholder], str]) -> str:
+    """Render with `insert(text_so_far, value, placeholder)` deciding how each value is written."""
+    out = ""
+    for part in parse_template(source).parts:
+        out += insert(out, _value(part, context), part) if isinstance(part, Placeholder) else part
+    return out
+
+
+def render_text(source: str, context: Mapping[str, object]) -> str:
+    """Plain text (a message, a Kubernetes name): values as they are."""
+    return _render(source, context, lambda _, value, __: value)
+
+
+def render_url(source: str, context: Mapping[str, object]) -> str:
+    """A URL: every inserted value percent-encoded, so it cannot add a path, query or host."""
+    return _render(source, context, lambda _, value, __: quote(value, safe=""))
+
+
+def render_argv(argv: Sequence[str], context: Mapping[str, object]) -> list[str]:
+    """An argv list: each value stays inside its own argument; no shell parses it."""
+    return [render_text(argument, context) for argument in argv]
+
+
+# -- PromQL ------------------------------------------------------------------------------
+
+
+def _promql_string(text: str) -> tuple[str | None, bool]:
+    """(the quote char of the string literal `text` ends inside, or None; whether it is a regex)."""
+    quote_char: str | None = None
+    start = 0
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote_char is None:
+            if char in "\"'`":
+                quote_char, start = char, index
+        elif char == "\\" and quote_char != "`":
+            index += 1
+        elif char == quote_char:
+            quote_char = None
+        index += 1
+    regex = quote_char is not None and text[:start].rstrip().endswith(("=~", "!~"))
+    return quote_char, regex
+
+
+def _promql_insert(before: str, value: str, placeholder: Placeholder) -> str:
+    quote_char, regex = _promql_string(before)
+    if quote_char is None:
+        if not _PROMQL_BARE.match(value):
+            raise TemplateError(
+                f"{{{{ {placeholder.expression.source} }}}} is outside a PromQL string, where only names, numbers "
+                f'and durations may be inserted; put it in quotes (label="{{{{ ... }}}}")'
+            )
+        return value
+    if regex:
+        value = re2.escape(value)
+    if quote_char == "`":
+        if "`" in value:
+            raise TemplateError(f"{{{{ {placeholder.expression.source} }}}} contains a backtick inside a raw string")
+        return value
+    escaped = value.replace("\\", "\\\\").replace(quote_char, "\\" + quote_char)
+    return escaped.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def render_promql(source: str, context: Mapping[str, object]) -> str:
+    """A PromQL query with each value escaped for the string literal (or regex) it lands in."""
+    return _render(source, context, _promql_insert)
+
+
+# -- shell --------------------------------------------------------------------------------
+
+
+def _shell_quote_state(text: str) -> str | None:
+    """The quote (' or ") that `text` ends inside, for a POSIX shell script, or None."""
+    state: str | None = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if state == "'":
+            if char == "'":
+                state = None
+        elif char == "\\":
+            index += 1
+        elif char == '"':
+            state = None if state == '"' else '"'
+        elif char == "'" and state is None:
+            state = "'"
+        index += 1
+    return state
+
+
+def render_shell(source: str, context: Mapping[str, object]) -> ShellScript:
+    """A `/bin/sh -c` script whose inserted values travel in environment variables."""
+    env: dict[str, str] = {}
+
+    def insert(before: str, value: str, placeholder: Placeholder) -> str:
+        state = _shell_quote_state(before)
+        if state == "'":
+            raise TemplateError(
+                f"{{{{ {placeholder.expression.source} }}}} is inside single quotes, where no value can be made safe;"
+                " move it outside the quotes"
+            )
+        name = f"{ENV_PREFIX}{len(env) + 1}"
+        env[name] = value
+        return f"${{{name}}}" if state == '"' else f'"${{{name}}}"'
+
+    return ShellScript(_render(source, context, insert), env)
+
+
+# -- SQL ----------------------------------------------------------------------------------
+
+
+def _sql_quote_state(text: str) -> str | None:
+    """What `text` ends inside: a '…' literal, a "…" identifier, a comment, a $$ body, or nothing."""
+    state: str | None = None
+    index = 0
+    while index < len(text):
+        char, pair = text[index], text[index : index + 2]
+        if state is None:
+            if char in "'\"":
+                state = char
+            elif pair == "--":
+                state = "--"
+            elif pair == "/*":
+                state, index = "/*", index + 1
+            elif pair == "$$":
+                state, index = "$$", index + 1
+        elif state in ("'", '"') and char == state:
+            if text[index + 1 : index + 2] == state:
+                index += 1  # '' is an escaped quote
+            else:
+                state = None
+        elif (state == "--" and char == "\n") or (state == "/*" and pair == "*/") or (state == "$$" and pair == "$$"):
+            index += 0 if state == "--" else 1
+            state = None
+        index += 1
+    return state
+
+
+def render_sql(source: str, context: Mapping[str, object]) -> SqlStatement:
+    """SQL whose inserted values are bind parameters, never SQL text."""
+    params: dict[str, object] = {}
+
+    def insert(before: str, value: str, placeholder: Placeholder) -> str:
+        state = _sql_quote_state(before)
+        if state is not None:
+            where = {"'": "a quoted string", '"': "a quoted identifier", "$$": "a $$ body"}.get(state, "a comment")
+            raise TemplateError(
+                f"{{{{ {placeholder.expression.source} }}}} is inside {where}; write it outside quotes:"
+                " it becomes a bind parameter"
+            )
+        name = f"hr_p{len(params) + 1}"
+        params[name] = value
+        return f":{name}"
+
+    return SqlStatement(_render(source, context, insert), params)

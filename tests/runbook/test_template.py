@@ -1,0 +1,122 @@
+"""Alert labels are attacker-controlled: each renderer changes nothing but the value."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from handrail.errors import TemplateError
+from handrail.runbook.template import (
+    parse_template,
+    render_argv,
+    render_promql,
+    render_shell,
+    render_sql,
+    render_text,
+    render_url,
+)
+
+HOSTILE = ['"}) or vector(1) #', "; touch /tmp/handrail-pwned", "' OR 1=1 --", "../../etc/passwd", "$(id)", "`id`"]
+
+
+def _context(value: object) -> dict[str, object]:
+    return {"labels": {"v": value, "namespace": "production"}, "annotations": {}}
+
+
+def test_plain_text_inserts_values_as_they_are() -> None:
+    assert render_text("ns={{ labels.namespace }}", _context("x")) == "ns=production"
+
+
+def test_numbers_and_bools_render_plainly() -> None:
+    assert render_text("{{ labels.v }}", _context(3.0)) == "3"
+    assert render_text("{{ labels.v }}", _context(2.5)) == "2.5"
+    assert render_text("{{ labels.v }}", _context(True)) == "true"
+
+
+def test_missing_label_is_an_error_not_an_empty_string() -> None:
+    with pytest.raises(TemplateError, match="has no value"):
+        render_text("{{ labels.nope }}", _context("x"))
+
+
+def test_unclosed_placeholder_is_an_error() -> None:
+    with pytest.raises(TemplateError, match="never closed"):
+        parse_template("up{job='{{ labels.job'}")
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_promql_string_escaping_keeps_the_value_inside_the_string(value: str) -> None:
+    query = render_promql('up{namespace="{{ labels.v }}"}', _context(value))
+    inner = query[len('up{namespace="') : -len('"}')]
+    # undo PromQL (Go) string escaping: what Prometheus will see as the label value
+    assert inner.encode().decode("unicode_escape") == value
+
+
+def test_promql_regex_matchers_escape_regex_syntax_too() -> None:
+    assert render_promql('up{pod=~"{{ labels.v }}-.*"}', _context("a.*|b")) == 'up{pod=~"a\\\\.\\\\*\\\\|b-.*"}'
+
+
+def test_promql_outside_a_string_takes_only_names_numbers_and_durations() -> None:
+    assert render_promql("rate(x[{{ labels.v }}])", _context("5m")) == "rate(x[5m])"
+    with pytest.raises(TemplateError, match="outside a PromQL string"):
+        render_promql("rate(x[{{ labels.v }}])", _context("5m]) or vector(1"))
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_shell_values_travel_in_the_environment_and_run_as_data(value: str, tmp_path: object) -> None:
+    script = render_shell('printf "%s|" {{ labels.v }} "in quotes: {{ labels.v }}"', _context(value))
+    assert value not in script.script
+    result = subprocess.run(
+        ["/bin/sh", "-c", script.script], env=script.env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout == f"{value}|in quotes: {value}|"
+
+
+def test_shell_refuses_placeholders_inside_single_quotes() -> None:
+    with pytest.raises(TemplateError, match="single quotes"):
+        render_shell("echo '{{ labels.v }}'", _context("x"))
+
+
+def test_argv_keeps_each_value_in_one_argument() -> None:
+    assert render_argv(["kubectl", "-n", "{{ labels.v }}", "get", "pods"], _context("a b; rm -rf /")) == [
+        "kubectl",
+        "-n",
+        "a b; rm -rf /",
+        "get",
+        "pods",
+    ]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_sql_values_become_bind_parameters(value: str) -> None:
+    statement = render_sql("SELECT * FROM t WHERE name = {{ labels.v }}", _context(value))
+    assert statement.sql == "SELECT * FROM t WHERE name = :hr_p1"
+    assert statement.params["hr_p1"] == value
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("SELECT '{{ labels.v }}'", id="string-literal"),
+        pytest.param('SELECT "{{ labels.v }}"', id="quoted-identifier"),
+        pytest.param("SELECT 1 -- {{ labels.v }}", id="line-comment"),
+        pytest.param("SELECT 1 /* {{ labels.v }} */", id="block-comment"),
+        pytest.param("DO $$ {{ labels.v }} $$", id="dollar-body"),
+    ],
+)
+def test_sql_refuses_placeholders_inside_quotes_and_comments(sql: str) -> None:
+    with pytest.raises(TemplateError):
+        render_sql(sql, _context("x"))
+
+
+def test_sql_doubled_quotes_do_not_confuse_the_scanner() -> None:
+    assert render_sql("SELECT 'it''s' || {{ labels.v }}", _context("x")).sql == "SELECT 'it''s' || :hr_p1"
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_url_values_are_percent_encoded(value: str) -> None:
+    url = render_url("http://svc/health/{{ labels.v }}?x=1", _context(value))
+    tail = url[len("http://svc/health/") : -len("?x=1")]
+    assert "/" not in tail
+    assert "?" not in tail
+    assert '"' not in tail

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handrail.errors import SettingsError
+from handrail.settings import load_settings
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "handrail.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_no_file_gives_defaults_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(None, environ={})
+    assert settings.runbooks == Path("runbooks")
+    assert settings.prometheus == {}
+
+
+def test_runbook_folder_is_relative_to_the_settings_file(tmp_path: Path) -> None:
+    settings = load_settings(_write(tmp_path, "runbooks: books\n"), environ={})
+    assert settings.runbooks == tmp_path.resolve() / "books"
+
+
+def test_environment_variables_are_interpolated_and_kept_secret(tmp_path: Path) -> None:
+    text = "prometheus:\n  default:\n    url: ${PROM_URL}\n    bearerToken: ${PROM_TOKEN}\n"
+    settings = load_settings(_write(tmp_path, text), environ={"PROM_URL": "http://p:9090", "PROM_TOKEN": "s3cret"})
+    connection = settings.prometheus["default"]
+    assert connection.url == "http://p:9090"
+    assert connection.bearer_token is not None
+    assert connection.bearer_token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert "s3cret" not in str(settings.model_dump())
+
+
+def test_missing_environment_variable_names_the_place(tmp_path: Path) -> None:
+    text = "databases:\n  payments:\n    url: ${PAYMENTS_URL}\n"
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_write(tmp_path, text), environ={})
+    assert str(caught.value).endswith("handrail.yaml:3:10: environment variable PAYMENTS_URL is not set")
+
+
+def test_double_dollar_is_a_literal(tmp_path: Path) -> None:
+    text = "prometheus:\n  default:\n    url: http://p:9090\n    headers: {X-Literal: '$${NOT_A_VAR}'}\n"
+    settings = load_settings(_write(tmp_path, text), environ={})
+    assert settings.prometheus["default"].headers == {"X-Literal": "${NOT_A_VAR}"}
+
+
+def test_prometheus_url_is_the_default_connection_when_none_is_configured() -> None:
+    settings = load_settings(None, environ={"PROMETHEUS_URL": "http://localhost:9090"})
+    assert settings.prometheus["default"].url == "http://localhost:9090"
+
+
+def test_configured_default_wins_over_the_environment(tmp_path: Path) -> None:
+    text = "prometheus:\n  default: {url: 'http://file:9090'}\n"
+    settings = load_settings(_write(tmp_path, text), environ={"PROMETHEUS_URL": "http://env:9090"})
+    assert settings.prometheus["default"].url == "http://file:9090"
+
+
+def test_unknown_setting_suggests_the_right_one(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_write(tmp_path, "prometheous: {}\n"), environ={})
+    assert "did you mean 'prometheus'?" in str(caught.value)
+
+
+def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError):
+        load_settings(tmp_path / "nope.yaml", environ={})
