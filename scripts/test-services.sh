@@ -1,5 +1,43 @@
 #!/usr/bin/env bash
-# Install and start what the test suite talks to. Later issues add Prometheus, Alertmanager,
-# PostgreSQL, Redis and Chromium here; each step is a no-op when the piece is already present.
+# Install and start what the test suite talks to, when it is missing. Each step is a no-op when
+# the piece is already there, so `make test` stays quick on a prepared machine.
+#   - prometheus (Debian package): the tests start their own servers on free ports
+#   - PostgreSQL on 127.0.0.1:5432 with trust auth and a database `test`
+# Later issues add prometheus-alertmanager, redis-server and chromium here.
 set -euo pipefail
-echo "test-services: nothing external is needed yet"
+
+as_root_with_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+apt_updated=""
+apt_install() {
+    if ! as_root_with_apt; then
+        echo "test-services: please install $* (Debian/Ubuntu: apt-get install $*)" >&2
+        exit 1
+    fi
+    if [ -z "$apt_updated" ]; then
+        apt-get update -qq
+        apt_updated=1
+    fi
+    echo "test-services: installing $*" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Prometheus: the binary only; tests run their own instances.
+command -v prometheus >/dev/null 2>&1 || apt_install prometheus
+
+# PostgreSQL: reachable on 127.0.0.1:5432, or installed and started here.
+postgres_ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }
+if ! postgres_ready; then
+    command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql postgresql-client
+    version=$(ls /etc/postgresql | sort -n | tail -1)
+    conf=/etc/postgresql/$version/main
+    # trust on loopback, as the tests expect (a throwaway test machine, never production)
+    if ! grep -q "handrail-tests" "$conf/pg_hba.conf"; then
+        sed -i '1i host all all 127.0.0.1/32 trust # handrail-tests\nhost all all ::1/128 trust # handrail-tests' "$conf/pg_hba.conf"
+    fi
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 30); do postgres_ready && break; sleep 1; done
+    postgres_ready || { echo "test-services: PostgreSQL did not start" >&2; exit 1; }
+fi
+psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 ||
+    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE test"
+echo "test-services: prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'), PostgreSQL ready"

@@ -6,6 +6,7 @@ errors (unknown option, missing file); 3 an internal error (a bug: please report
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import sys
@@ -14,16 +15,21 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from rich.console import Console
 
 from handrail import __version__
 from handrail.catalog import resolve_runbook
+from handrail.diagnostics.registry import create_probes
+from handrail.engine import Assessment, Status, assess
 from handrail.errors import CatalogError, ExpressionError, HandrailError, RunbookError, SettingsError
 from handrail.explain import explain_markdown, explain_mermaid, explain_text
 from handrail.expression import parse
 from handrail.lint import LintResult, lint_paths
+from handrail.runbook.model import Runbook
 from handrail.runbook.problem import Severity
 from handrail.schema import runbook_json_schema
 from handrail.settings import Settings, load_settings
+from handrail.terminal import LiveAssessmentView, render_assessment
 
 __all__ = ["main"]
 
@@ -106,17 +112,73 @@ def _plural(count: int, noun: str) -> str:
 @click.pass_context
 def explain(ctx: click.Context, runbook: str, output: str) -> None:
     """Explain RUNBOOK (an id from the catalog, or a path) for a human."""
+    loaded = _resolve(runbook, _settings(ctx))
+    render = {"text": explain_text, "markdown": explain_markdown, "mermaid": explain_mermaid}[output]
+    click.echo(render(loaded), nl=False)
+
+
+@cli.command()
+@click.argument("runbook")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="An alert label (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the assessment as JSON.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "critical"]),
+    default=None,
+    help="Exit 1 when the overall severity is at least this.",
+)
+@click.pass_context
+def run(ctx: click.Context, runbook: str, labels: Sequence[str], as_json: bool, fail_on: str | None) -> None:
+    """Run RUNBOOK's diagnostics now and show what they mean; never runs a remediation."""
     settings = _settings(ctx)
+    loaded = _resolve(runbook, settings)
+    label_map = _parse_labels(labels)
+    console = Console(stderr=as_json)
+    view = LiveAssessmentView(loaded, console) if console.is_terminal and not as_json else None
+    assessment = asyncio.run(_assess(loaded, settings, label_map, view))
+    if as_json:
+        click.echo(json.dumps(_json_safe(assessment.to_dict()), indent=2))
+    else:
+        console.print(render_assessment(loaded, assessment))
+    order = [Status.HEALTHY, Status.WARNING, Status.CRITICAL]
+    if fail_on is not None and order.index(assessment.overall_severity) >= order.index(Status(fail_on)):
+        sys.exit(EXIT_PROBLEMS)
+
+
+async def _assess(
+    runbook: Runbook, settings: Settings, labels: dict[str, str], view: LiveAssessmentView | None
+) -> Assessment:
+    probes = create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases)
     try:
-        loaded = resolve_runbook(runbook, settings.runbooks)
+        if view is None:
+            return await assess(runbook, probes=probes, labels=labels, deadline=settings.assessment_deadline)
+        with view:
+            return await assess(
+                runbook, probes=probes, labels=labels, deadline=settings.assessment_deadline, observer=view
+            )
+    finally:
+        await asyncio.gather(*(probe.aclose() for probe in probes.values()), return_exceptions=True)
+
+
+def _parse_labels(pairs: Sequence[str]) -> dict[str, str]:
+    labels = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            _fail(f"--label {pair!r}: write KEY=VALUE", EXIT_USAGE)
+        labels[key.strip()] = value
+    return labels
+
+
+def _resolve(reference: str, settings: Settings) -> Runbook:
+    try:
+        return resolve_runbook(reference, settings.runbooks)
     except RunbookError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
-        _fail(f"{runbook} has errors; fix them first (`handrail lint`)")
+        _fail(f"{reference} has errors; fix them first (`handrail lint`)")
     except CatalogError as exc:
         _fail(str(exc))
-    render = {"text": explain_text, "markdown": explain_markdown, "mermaid": explain_mermaid}[output]
-    click.echo(render(loaded), nl=False)
 
 
 @cli.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import httpx
 import pytest
 
 from handrail.errors import TemplateError
@@ -111,6 +112,12 @@ def test_sql_refuses_placeholders_inside_quotes_and_comments(sql: str) -> None:
 
 def test_sql_doubled_quotes_do_not_confuse_the_scanner() -> None:
     assert render_sql("SELECT 'it''s' || {{ labels.v }}", _context("x")).sql == "SELECT 'it''s' || :hr_p1"
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+def test_url_dot_segments_stay_data(value: str) -> None:
+    url = render_url("http://svc/users/{{ labels.v }}/health", _context(value))
+    assert httpx.URL(url).raw_path.decode().startswith("/users/%2E")
 
 
 @pytest.mark.parametrize("value", HOSTILE)

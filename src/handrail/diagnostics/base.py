@@ -77,6 +77,10 @@ class Probe(Protocol[P_contra]):
         """
         ...
 
+    async def aclose(self) -> None:
+        """Release what the probe holds (HTTP clients, connection pools); a no-op if nothing."""
+        ...
+
 
 class HttpConnection(StrictModel):
     """An HTTP API to talk to (Prometheus, Loki): where, how to authenticate, how to trust TLS."""

@@ -9,13 +9,14 @@ from pydantic import ValidationError
 
 from handrail.actions import ACTION_PARAMS
 from handrail.diagnostics import DIAGNOSTIC_PARAMS
-from handrail.errors import ExpressionSyntaxError
+from handrail.errors import ExpressionSyntaxError, TemplateError
 from handrail.expression import Expression, parse
 from handrail.expression.function import regex_problem
 from handrail.runbook.load import did_you_mean, format_path, validation_problems
 from handrail.runbook.model import Diagnostic, Runbook
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath
+from handrail.runbook.template import has_placeholders, parse_template
 
 __all__ = ["RESULT_FIELDS", "RunbookChecks", "diagnostic_names", "provided_names"]
 
@@ -26,6 +27,7 @@ RESULT_FIELDS: Mapping[str, str] = {
     "durationMs": "how long the probe took, in milliseconds",
 }
 CONTEXT_ROOTS: Mapping[str, str] = {"labels": "the alert's labels (or --label given by hand)"}
+TEMPLATE_ROOTS = frozenset({"labels", "annotations"})
 
 
 def provided_names(diagnostic: Diagnostic) -> dict[str, str]:
@@ -59,8 +61,12 @@ class RunbookChecks:
         self._unique_ids()
         for index, diagnostic in enumerate(self.runbook.diagnostics):
             self._diagnostic(index, diagnostic)
+            self._templates(("diagnostics", index, "config"), diagnostic.config)
         self._decisions()
         self._remediations()
+        for index, remediation in enumerate(self.runbook.remediations):
+            if remediation.action is not None:
+                self._templates(("remediations", index, "action", "config"), remediation.action.config)
         return self.problems
 
     # -- helpers -------------------------------------------------------------------------
@@ -80,6 +86,29 @@ class RunbookChecks:
 
     def _reference_problem(self, at: DocumentPath, column: int, code: str, message: str) -> None:
         self.problems.append(Problem(self.document.path, self.document.text_position(at, column), code, message))
+
+    def _templates(self, at: DocumentPath, value: object) -> None:
+        """`{{ ... }}` in config strings: valid, and reading only the alert's labels and annotations."""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self._templates((*at, key), item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self._templates((*at, index), item)
+        elif isinstance(value, str) and has_placeholders(value):
+            try:
+                template = parse_template(value)
+            except TemplateError as exc:
+                self._add(at, "HR201", f"{format_path(at)}: template {exc}")
+                return
+            for placeholder in template.placeholders:
+                for reference in placeholder.expression.references:
+                    if reference.path[0] not in TEMPLATE_ROOTS:
+                        message = (
+                            f"{format_path(at)}: templates read 'labels.…' and 'annotations.…',"
+                            f" not '{reference.path[0]}'"
+                        )
+                        self._add(at, "HR202", message)
 
     # -- triggers and ids ----------------------------------------------------------------
 

@@ -9,7 +9,8 @@ script as it is. Each renderer knows the syntax it writes into:
   variable and the placeholder becomes `"${HANDRAIL_V1}"`. Inside single quotes: refused.
 - argv lists: the value is one argument, as it is (no shell ever parses it).
 - SQL: the value becomes a bind parameter; inside a quoted literal: refused.
-- URLs: the value is percent-encoded, `/` included.
+- URLs: the value is percent-encoded, `/` included, and `.`/`..` too, so it stays one path
+  segment; so a label can never choose the host.
 
 The text between the braces is an expression (docs/expressions.md), usually a label path.
 """
@@ -137,7 +138,12 @@ def render_text(source: str, context: Mapping[str, object]) -> str:
 
 def render_url(source: str, context: Mapping[str, object]) -> str:
     """A URL: every inserted value percent-encoded, so it cannot add a path, query or host."""
-    return _render(source, context, lambda _, value, __: quote(value, safe=""))
+    return _render(source, context, lambda _, value, __: _url_value(value))
+
+
+def _url_value(value: str) -> str:
+    # `.` and `..` are dot-segments that clients collapse (RFC 3986 §5.2.4); encoded, they stay data
+    return value.replace(".", "%2E") if value in (".", "..") else quote(value, safe="")
 
 
 def render_argv(argv: Sequence[str], context: Mapping[str, object]) -> list[str]:
