@@ -16,8 +16,8 @@ test: $(VENV)/.installed-test
 	$(MAKE) --no-print-directory check pytest
 
 check: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-test

@@ -64,7 +64,7 @@ class HttpCheckParams(ProbeParams):
         "healthy_count": "how many endpoints answered as expected",
         "total_count": "how many endpoints were checked",
         "unreachable": "the names of the endpoints that could not be reached",
-        "endpoints": "each endpoint: {name, status, latency, error}",
+        "endpoints": "each endpoint: {name, url, status, latency (seconds), healthy, error}",
         "tls_days_left": "for HTTPS endpoints: the fewest days until a certificate expires",
     }
 

@@ -89,7 +89,7 @@ class LogSearchParams(ProbeParams):
 
     PROVIDES: ClassVar[Mapping[str, str]] = {
         "count": "how many lines matched within the window",
-        "samples": "the first `limit` matching lines",
+        "samples": "the newest `limit` matching lines, newest first",
         "first_seen": "when the first match was logged (ISO 8601; null when unknown)",
         "last_seen": "when the last match was logged (ISO 8601; null when unknown)",
     }
