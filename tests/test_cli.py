@@ -148,3 +148,11 @@ def test_schema_is_json_schema_2020_12() -> None:
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_config_is_accepted_before_or_after_the_command(tmp_path: Path) -> None:
+    config = str(ROOT / "handrail.yaml")
+    after = handrail("explain", "oom-kills", "--config", config, cwd=tmp_path)
+    before = handrail("--config", config, "explain", "oom-kills", cwd=tmp_path)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout

@@ -39,7 +39,7 @@ EXIT_INTERNAL = 3
 
 
 def _settings(ctx: click.Context) -> Settings:
-    config: Path | None = ctx.obj["config"]
+    config: Path | None = ctx.ensure_object(dict).get("config")
     try:
         return load_settings(config)
     except SettingsError as exc:
@@ -49,6 +49,20 @@ def _settings(ctx: click.Context) -> Settings:
 def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
     click.echo(f"handrail: {message}", err=True)
     sys.exit(code)
+
+
+def _store_config(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["config"] = value
+
+
+config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    expose_value=False,
+    callback=_store_config,
+    help="Settings file (default: ./handrail.yaml when it exists).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,13 +76,13 @@ def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
     """Handrail: executable runbooks for incident response."""
-    ctx.ensure_object(dict)
-    ctx.obj["config"] = config
+    ctx.ensure_object(dict).setdefault("config", config)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--strict", is_flag=True, help="Warnings fail the check too.")
+@config_option
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -> None:
@@ -109,6 +123,7 @@ def _plural(count: int, noun: str) -> str:
 @click.option(
     "--format", "output", type=click.Choice(["text", "markdown", "mermaid"]), default="text", show_default=True
 )
+@config_option
 @click.pass_context
 def explain(ctx: click.Context, runbook: str, output: str) -> None:
     """Explain RUNBOOK (an id from the catalog, or a path) for a human."""
@@ -127,6 +142,7 @@ def explain(ctx: click.Context, runbook: str, output: str) -> None:
     default=None,
     help="Exit 1 when the overall severity is at least this.",
 )
+@config_option
 @click.pass_context
 def run(ctx: click.Context, runbook: str, labels: Sequence[str], as_json: bool, fail_on: str | None) -> None:
     """Run RUNBOOK's diagnostics now and show what they mean; never runs a remediation."""
