@@ -8,6 +8,9 @@ The tree:
     │   └── ExpressionEvaluationError   a valid expression failed on the data it was given
     ├── TemplateError                   a `{{ ... }}` in a config string cannot be rendered safely
     ├── ProbeError                      a diagnostic could not collect its evidence (becomes status `error`)
+    ├── ActionError                     a remediation action could not be run (or described)
+    ├── NotifyError                     a notification could not be delivered (it is retried)
+    ├── IncidentError                   an incident command does not fit the incident (unknown id, wrong state)
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
     └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
@@ -24,11 +27,14 @@ if TYPE_CHECKING:
     from handrail.runbook.problem import Problem
 
 __all__ = [
+    "ActionError",
     "CatalogError",
     "ExpressionError",
     "ExpressionEvaluationError",
     "ExpressionSyntaxError",
     "HandrailError",
+    "IncidentError",
+    "NotifyError",
     "ProbeError",
     "RunbookError",
     "SettingsError",
@@ -66,6 +72,18 @@ class TemplateError(HandrailError):
 
 class ProbeError(HandrailError):
     """A diagnostic could not collect its evidence; the assessment records status `error`."""
+
+
+class ActionError(HandrailError):
+    """A remediation action could not be run or described; the message says why, without secrets."""
+
+
+class NotifyError(HandrailError):
+    """A notification could not be delivered; the engine retries it with backoff."""
+
+
+class IncidentError(HandrailError):
+    """An incident command does not fit: unknown incident, unknown remediation, or the wrong state."""
 
 
 class RunbookError(HandrailError):

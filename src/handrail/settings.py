@@ -15,17 +15,38 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from handrail.diagnostics.base import HttpConnection
-from handrail.diagnostics.database_query import DatabaseConnection
 from handrail.errors import RunbookError, SettingsError
+from handrail.notify.webhook import WebhookNotifierConfig
 from handrail.runbook.load import validation_problems
 from handrail.runbook.model import StrictModel
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath, read_document
+from handrail.sql import DatabaseConnection
 
-__all__ = ["DEFAULT_CONFIG", "Settings", "load_settings"]
+__all__ = ["DEFAULT_CONFIG", "EngineSettings", "NotifierSettings", "Settings", "load_settings"]
 
 DEFAULT_CONFIG = Path("handrail.yaml")
 _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class EngineSettings(StrictModel):
+    """How the incident engine runs."""
+
+    minute_seconds: float = Field(default=60.0, gt=0)
+    """How long a runbook minute lasts (`escalateAfterMinutes`); shorten it for tests and game days."""
+    worker_concurrency: int = Field(default=50, gt=0)
+    """Incidents one worker carries at once."""
+    executor_id: str | None = None
+    """This worker's name in DBOS (its pending incidents are recovered under it); default `local`."""
+
+
+class NotifierSettings(StrictModel):
+    """Where notifications go. Slack and PagerDuty arrive with the service issue."""
+
+    log: bool = True
+    """Write every notification to the log."""
+    webhook: WebhookNotifierConfig | None = None
+    """POST every notification as JSON to a URL (see docs/notifications.md)."""
 
 
 class Settings(StrictModel):
@@ -41,6 +62,10 @@ class Settings(StrictModel):
     """Database connections by name, for `database_query` (and later `run_script` SQL)."""
     assessment_deadline: float = Field(default=120.0, gt=0)
     """Seconds the whole assessment may take, whatever the steps' own timeouts."""
+    database: str = "sqlite:///handrail.db"
+    """Where incidents and the engine's workflows live: SQLite by default, a postgresql:// URL in production."""
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    notifiers: NotifierSettings = Field(default_factory=NotifierSettings)
 
 
 def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,7 +87,16 @@ def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None
     except ValidationError as exc:
         raise SettingsError(_format(validation_problems(exc, document, model=Settings))) from None
     base = path.resolve().parent
-    return _with_environment_defaults(settings.model_copy(update={"runbooks": base / settings.runbooks}), environ)
+    update = {"runbooks": base / settings.runbooks, "database": _anchor_sqlite(settings.database, base)}
+    return _with_environment_defaults(settings.model_copy(update=update), environ)
+
+
+def _anchor_sqlite(url: str, base: Path) -> str:
+    """A relative SQLite path is relative to the settings file, not to wherever the command runs."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(base / url.removeprefix(prefix))
+    return url
 
 
 def _paths(data: dict[str, Any]) -> dict[str, Any]:

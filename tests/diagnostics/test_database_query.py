@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import create_engine
 
 from handrail.diagnostics.base import ProbeContext
-from handrail.diagnostics.database_query import DatabaseConnection, DatabaseQueryParams, DatabaseQueryProbe
+from handrail.diagnostics.database_query import DatabaseQueryParams, DatabaseQueryProbe
 from handrail.errors import ProbeError
+from handrail.sql import DatabaseConnection
 
 pytestmark = pytest.mark.timeout(30)
 

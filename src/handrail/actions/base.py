@@ -1,17 +1,23 @@
-"""What every action type has: a typed config model.
+"""What every action type has: a typed config model, and an action behind the `Action` protocol.
 
-`describe()` and `execute()` arrive with the incident engine (#4) behind an `Action` protocol here.
+An action describes itself before it runs (`describe`: the exact command, SQL or API call with
+every template resolved — the dry-run text) and then runs (`execute`). A run that happened but
+did not succeed is an `ActionOutcome` with `ok=False`; an action that cannot run at all raises
+`ActionError`. The engine records the intent before `execute` and the outcome after, so an action
+is never started twice behind a person's back.
 """
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, Self, TypeVar
 
 from pydantic import model_validator
 
 from handrail.runbook.model import StrictModel
 
-__all__ = ["ActionParams", "KubernetesTarget"]
+__all__ = ["Action", "ActionContext", "ActionOutcome", "ActionParams", "KubernetesTarget"]
 
 
 class ActionParams(StrictModel):
@@ -34,3 +40,57 @@ class KubernetesTarget(ActionParams):
         if len(named) != 1:
             raise ValueError("name exactly one workload: `deployment`, `statefulSet` or `daemonSet`")
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    """What an action may use besides its params."""
+
+    incident_id: str
+    idempotency_key: str
+    """incident + remediation + attempt: the same key never runs twice."""
+    template: Mapping[str, object] = field(default_factory=lambda: {"labels": {}, "annotations": {}})
+    """`labels` and `annotations` of the alert, for `{{ ... }}` in config strings."""
+    timeout: float = 60.0
+    channel: str = ""
+    """Where notifications go by default: the runbook's escalation primary."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """What happened when the action ran."""
+
+    ok: bool
+    message: str
+    output: str = ""
+    """Captured output (capped), for the timeline and the post-incident report."""
+
+
+P_contra = TypeVar("P_contra", bound=ActionParams, contravariant=True)
+
+
+class Action(Protocol[P_contra]):
+    """Performs one action type."""
+
+    def describe(self, params: P_contra, context: ActionContext) -> str:
+        """The exact command, SQL or API call, with every parameter resolved (the dry-run text).
+
+        Raises:
+            ActionError: the action cannot be described (a template that cannot be rendered safely).
+        """
+        ...
+
+    async def execute(self, params: P_contra, context: ActionContext) -> ActionOutcome:
+        """Run the action once.
+
+        Returns:
+            The outcome; `ok=False` when it ran and failed (non-zero exit, SQL error, API refusal).
+
+        Raises:
+            ActionError: the action could not be started at all.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the action holds (clients, connection pools); a no-op if nothing."""
+        ...

@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from handrail.diagnostics.base import HttpConnection, Probe
-from handrail.diagnostics.database_query import DatabaseConnection, DatabaseQueryProbe
+from handrail.diagnostics.database_query import DatabaseQueryProbe
 from handrail.diagnostics.http_check import HttpCheckProbe
 from handrail.diagnostics.log_search import LogSearchProbe
 from handrail.diagnostics.prometheus_query import PrometheusQueryProbe
 from handrail.diagnostics.shell_command import ShellCommandProbe
 from handrail.diagnostics.tls_certificate import TlsCertificateProbe
+from handrail.sql import DatabaseConnection
 
 __all__ = ["create_probes"]
 

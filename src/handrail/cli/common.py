@@ -1,0 +1,99 @@
+"""What every `handrail` command shares: settings, failure, exit codes, argument parsing.
+
+Exit codes: 0 success; 1 the input has problems (lint errors, a failing expression, an incident
+command that does not fit); 2 usage errors (unknown option, missing file, bad settings);
+3 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from handrail.catalog import resolve_runbook
+from handrail.errors import CatalogError, RunbookError, SettingsError
+from handrail.runbook.model import Runbook
+from handrail.settings import Settings, load_settings
+
+__all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_PROBLEMS",
+    "EXIT_USAGE",
+    "config_option",
+    "fail",
+    "json_safe",
+    "parse_pairs",
+    "resolve",
+    "settings_from",
+]
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """The settings named by `--config` (before or after the command), or ./handrail.yaml."""
+    config: Path | None = ctx.ensure_object(dict).get("config")
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
+    click.echo(f"handrail: {message}", err=True)
+    sys.exit(code)
+
+
+def _store_config(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["config"] = value
+
+
+config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    expose_value=False,
+    callback=_store_config,
+    help="Settings file (default: ./handrail.yaml when it exists).",
+)
+
+
+def resolve(reference: str, settings: Settings) -> Runbook:
+    """A runbook by id or path, or a failure that shows its problems."""
+    try:
+        return resolve_runbook(reference, settings.runbooks)
+    except RunbookError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        fail(f"{reference} has errors; fix them first (`handrail lint`)")
+    except CatalogError as exc:
+        fail(str(exc))
+
+
+def parse_pairs(pairs: Sequence[str], option: str) -> dict[str, str]:
+    """`KEY=VALUE` arguments as a mapping; anything else is a usage error."""
+    parsed = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            fail(f"{option} {pair!r}: write KEY=VALUE", EXIT_USAGE)
+        parsed[key.strip()] = value
+    return parsed
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities as the strings Prometheus uses, so the output is valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value

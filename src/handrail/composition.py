@@ -1,0 +1,98 @@
+"""The composition root: build the store, service, probes, actions and notifiers from settings.
+
+Only the entry points (`cli.py`, later the API) call this; everything below takes its parts as
+arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from dbos import DBOS, DBOSClient
+
+from handrail.actions.base import Action
+from handrail.actions.notify import NotifyAction
+from handrail.actions.run_script import RunScriptAction
+from handrail.diagnostics.registry import create_probes
+from handrail.engine.runtime import EngineRuntime
+from handrail.engine.service import IncidentService
+from handrail.engine.worker import Worker
+from handrail.errors import NotifyError
+from handrail.notify.base import Notification, Notifier
+from handrail.notify.log import LogNotifier
+from handrail.notify.webhook import WebhookNotifier
+from handrail.settings import Settings
+from handrail.store import SqlIncidentStore, create_engine
+
+__all__ = ["create_notifiers", "create_runtime", "create_worker", "open_service", "open_store"]
+
+logger = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings) -> SqlIncidentStore:
+    """The store on the configured database, migrated to the current schema (ours and DBOS's)."""
+    store = SqlIncidentStore(create_engine(settings.database))
+    store.migrate()
+    DBOS.migrate(settings.database)
+    return store
+
+
+def open_service(settings: Settings) -> IncidentService:
+    store = open_store(settings)
+    return IncidentService(store, DBOSClient(system_database_url=settings.database))
+
+
+def create_notifiers(settings: Settings) -> list[Notifier]:
+    notifiers: list[Notifier] = []
+    if settings.notifiers.log:
+        notifiers.append(LogNotifier())
+    webhook = settings.notifiers.webhook
+    if webhook is not None:
+        notifiers.append(
+            WebhookNotifier(
+                webhook.url,
+                headers=webhook.headers,
+                secret=webhook.secret,
+                timeout=webhook.timeout,
+                targets=webhook.targets,
+            )
+        )
+    return notifiers
+
+
+def create_actions(settings: Settings, notifiers: Sequence[Notifier]) -> dict[str, Action[Any]]:
+    """One action per type implemented so far; the others arrive with the remediation-actions issue."""
+
+    async def send(target: str, text: str) -> None:
+        chosen = [n for n in notifiers if n.accepts(target)]
+        if not chosen:
+            raise NotifyError(f"no notifier delivers to {target}")
+        note = Notification(target=target, kind="message", title=text.splitlines()[0][:200] if text else "", text=text)
+        for notifier in chosen:
+            await notifier.send(note)
+
+    return {"run_script": RunScriptAction(settings.databases), "notify": NotifyAction(send)}
+
+
+def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime:
+    notifiers = create_notifiers(settings)
+    return EngineRuntime(
+        store=store,
+        probes=create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases),
+        actions=create_actions(settings, notifiers),
+        notifiers=notifiers,
+        minute_seconds=settings.engine.minute_seconds,
+        assessment_deadline=settings.assessment_deadline,
+    )
+
+
+def create_worker(settings: Settings) -> Worker:
+    store = open_store(settings)
+    return Worker(
+        create_runtime(settings, store),
+        database_url=settings.database,
+        executor_id=settings.engine.executor_id,
+        worker_concurrency=settings.engine.worker_concurrency,
+    )

@@ -1,0 +1,594 @@
+"""The incident as a durable DBOS workflow: diagnose, decide, remediate, verify, escalate.
+
+Every piece of work is a checkpointed step, so a process killed at any point resumes where it
+stood: completed steps are not repeated, durable sleeps and waits keep their deadlines. Actions
+are guarded beyond that: the intent is recorded before an action starts, and a run found started
+but never finished (the process died inside it) is marked `outcome_unknown`, verified and handed
+to a person — it is never started a second time.
+
+People speak to a running incident through DBOS messages on the `human` topic
+(approve, reject, done, skip); the service records who said what before sending.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from handrail.actions import ACTION_PARAMS
+from handrail.actions.base import ActionContext, ActionOutcome
+from handrail.engine.assessment import assess
+from handrail.engine.messages import approval_text, evidence, notification
+from handrail.engine.runtime import current
+from handrail.errors import ActionError, NotifyError
+from handrail.expression import parse
+from handrail.notify.base import Notification
+from handrail.runbook.model import Remediation, Runbook
+from handrail.store import ActionStatus, IncidentState
+
+__all__ = ["HUMAN_TOPIC", "INCIDENT_QUEUE", "INCIDENT_WORKFLOW", "handle_incident"]
+
+logger = logging.getLogger(__name__)
+
+INCIDENT_QUEUE = "handrail-incidents"
+INCIDENT_WORKFLOW = "handrail.incident"
+HUMAN_TOPIC = "human"
+WAIT_CHUNK = 3600.0
+"""An indefinite wait for a person is a series of waits this long (each one checkpointed)."""
+NOTIFY_ATTEMPTS = 10
+"""Delivery attempts 1 s, 2 s, 4 s ... apart: about 17 minutes before a notification is given up."""
+
+
+# -- the workflow -------------------------------------------------------------------------------
+
+
+@DBOS.workflow(name=INCIDENT_WORKFLOW)
+async def handle_incident(incident_id: str) -> str:
+    """Carry one incident from trigger to resolution (or to a person)."""
+    loaded = await _load(incident_id)
+    if loaded is None:
+        return "closed"
+    runbook = Runbook.model_validate(loaded["runbook"])
+    notes = _Notes(incident_id, runbook)
+    await _start_escalation_timer(incident_id, runbook.escalation.escalate_after_minutes)
+    await notes.send("opened", runbook.escalation.primary, "incident opened", _opened_text(loaded), state="triggered")
+    if not await _transition(incident_id, IncidentState.DIAGNOSING, "collecting evidence"):
+        return "closed"
+    diagnosis = await _diagnose(incident_id)
+    plan: list[str] = diagnosis["plan"]
+    if not plan:
+        await _escalate(incident_id, "no decision planned any remediation: a person takes over", notes)
+        return "escalated"
+    inbox = _Inbox()
+    performed: list[str] = []
+    for remediation_id in plan:
+        remediation = runbook.remediation(remediation_id)
+        if remediation is None:  # the linter refuses such runbooks; a snapshot from an older version might not
+            await _record(incident_id, "plan", f"remediation {remediation_id} is not defined; skipped")
+            continue
+        outcome = await _remediate(incident_id, runbook, remediation, inbox, notes)
+        if outcome in ("closed", "stop"):
+            return "closed" if outcome == "closed" else "escalated"
+        if outcome == "performed":
+            performed.append(remediation_id)
+    if not performed:
+        await _escalate(incident_id, "no remediation was carried out: a person takes over", notes)
+        return "escalated"
+    return await _verify_and_close(incident_id, runbook, performed, diagnosis["verify"], notes)
+
+
+async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediation, inbox: _Inbox, notes: _Notes) -> str:
+    """One remediation: "performed", "skipped", "stop" (the plan ends, escalated) or "closed"."""
+    primary = runbook.escalation.primary
+    if remediation.type == "escalate":
+        targets = [t for t in (primary, runbook.escalation.secondary) if t]
+        body = f"{remediation.name}: {remediation.description}\n\n{evidence(await _assessment(incident_id))}"
+        for target in targets:
+            await notes.send("escalated", target, remediation.name, body, state="escalated")
+        await _mark_escalated(incident_id, f"{remediation.name}: paged {', '.join(targets)}")
+        return "skipped"
+    if remediation.type == "manual":
+        waiting = f"done or skip: {remediation.id}"
+        if not await _transition(
+            incident_id, IncidentState.REMEDIATING, f"waiting for a person: {remediation.name}", waiting_for=waiting
+        ):
+            return "closed"
+        await notes.send(
+            "action_needed", primary, f"to do: {remediation.name}", remediation.instructions or "", state="remediating"
+        )
+        decision = await inbox.wait(remediation.id, ("done", "skip"), None)
+        if decision is None:
+            return "closed"
+        return "performed" if decision["kind"] == "done" else "skipped"
+    if remediation.requires_approval:
+        waiting = f"approval: {remediation.id}"
+        if not await _transition(
+            incident_id, IncidentState.AWAITING_APPROVAL, f"{remediation.name} waits for approval", waiting_for=waiting
+        ):
+            return "closed"
+        description = await _describe(incident_id, remediation.id)
+        await notes.send(
+            "approval_needed",
+            primary,
+            f"approve {remediation.name}?",
+            approval_text(remediation, description),
+            state="awaiting_approval",
+        )
+        window = runbook.escalation.escalate_after_minutes * (await _minute_seconds())
+        decision = await inbox.wait(remediation.id, ("approve", "reject"), window)
+        if decision == "timeout":
+            minutes = f"{runbook.escalation.escalate_after_minutes:g} minutes"
+            await _escalate_flag(incident_id, f"no approval for {remediation.name} within {minutes}", notes)
+            decision = await inbox.wait(remediation.id, ("approve", "reject"), None)
+        if decision is None or decision == "timeout":
+            return "closed"
+        if decision["kind"] == "reject":
+            return "skipped"
+    if not await _transition(incident_id, IncidentState.REMEDIATING, f"running {remediation.name}"):
+        return "closed"
+    status = await _run_action(incident_id, remediation.id, 1)
+    if status in (ActionStatus.SUCCEEDED, ActionStatus.DRY_RUN):
+        return "performed"
+    if status == ActionStatus.OUTCOME_UNKNOWN:
+        healthy = await _check(incident_id, [d.id for d in runbook.diagnostics])
+        state = "healthy" if healthy else "not healthy"
+        await _escalate(
+            incident_id,
+            f"{remediation.name} started but never reported (the engine stopped inside it);"
+            f" it was not run again; the diagnostics now read {state}; a person confirms",
+            notes,
+        )
+        return "stop"
+    await _escalate(incident_id, f"{remediation.name} failed; the plan stops here", notes)
+    return "stop"
+
+
+async def _verify_and_close(
+    incident_id: str, runbook: Runbook, performed: Sequence[str], verify: Mapping[str, list[str]], notes: _Notes
+) -> str:
+    after = max(
+        (r.verify.after if r.verify else 60.0) for r in (runbook.remediation(rid) for rid in performed) if r is not None
+    )
+    diagnostics = sorted({d for rid in performed for d in verify.get(rid, [])}) or [d.id for d in runbook.diagnostics]
+    if not await _transition(
+        incident_id, IncidentState.VERIFYING, f"verifying in {after:g}s: {', '.join(diagnostics)}"
+    ):
+        return "closed"
+    await DBOS.sleep_async(after)
+    if await _check(incident_id, diagnostics):
+        if await _transition(incident_id, IncidentState.RESOLVED, "verified healthy after remediation"):
+            await notes.send(
+                "resolved",
+                runbook.escalation.primary,
+                "resolved",
+                "Verified healthy after remediation.",
+                state="resolved",
+            )
+        return "resolved"
+    await _escalate(incident_id, "still not healthy after remediation", notes)
+    return "escalated"
+
+
+# -- people -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Inbox:
+    """Decisions from people; one that arrives early (for a later step) waits here for its turn.
+
+    The stash is plain workflow state: on replay the same messages come back from the
+    checkpointed `recv` calls in the same order, so it is rebuilt exactly.
+    """
+
+    stash: list[dict[str, Any]] = field(default_factory=list)
+
+    async def wait(self, remediation_id: str, kinds: tuple[str, ...], timeout: float | None) -> Any:
+        """The first matching decision; "timeout" when `timeout` passes; None if the incident closed."""
+        for index, message in enumerate(self.stash):
+            if message.get("remediation") == remediation_id and message.get("kind") in kinds:
+                return self.stash.pop(index)
+        started = await _now()
+        while True:
+            if timeout is None:
+                chunk = WAIT_CHUNK
+            else:
+                chunk = timeout - (await _now() - started)
+                if chunk <= 0:
+                    return "timeout"
+            message = await DBOS.recv_async(HUMAN_TOPIC, timeout_seconds=chunk)
+            if message is None:
+                if not await _is_open(current_incident()):
+                    return None
+                continue
+            if message.get("kind") in ("resolve", "cancel"):
+                return None
+            if message.get("remediation") == remediation_id and message.get("kind") in kinds:
+                return message
+            self.stash.append(message)
+
+
+def current_incident() -> str:
+    workflow_id = DBOS.workflow_id
+    assert workflow_id is not None
+    return workflow_id
+
+
+# -- steps --------------------------------------------------------------------------------------
+
+
+@DBOS.step(name="handrail.load")
+async def _load(incident_id: str) -> dict[str, Any] | None:
+    record = current().store.get(incident_id)
+    if record is None or not record.is_open:
+        return None
+    return {
+        "runbook": dict(record.runbook),
+        "labels": dict(record.labels),
+        "dryRun": record.dry_run,
+        "triggeredBy": record.triggered_by,
+        "triggerType": record.trigger_type,
+    }
+
+
+@DBOS.step(name="handrail.now")
+async def _now() -> float:
+    return time.time()
+
+
+@DBOS.step(name="handrail.minute_seconds")
+async def _minute_seconds() -> float:
+    return current().minute_seconds
+
+
+@DBOS.step(name="handrail.is_open")
+async def _is_open(incident_id: str) -> bool:
+    record = current().store.get(incident_id)
+    return record is not None and record.is_open
+
+
+@DBOS.step(name="handrail.transition")
+async def _transition(incident_id: str, state: IncidentState, message: str, waiting_for: str | None = None) -> bool:
+    return current().store.transition(incident_id, state, message, waiting_for=waiting_for) is not None
+
+
+@DBOS.step(name="handrail.record")
+async def _record(incident_id: str, kind: str, message: str) -> None:
+    current().store.record(incident_id, kind, message)
+
+
+@DBOS.step(name="handrail.assessment")
+async def _assessment(incident_id: str) -> dict[str, Any] | None:
+    record = current().store.get(incident_id)
+    return dict(record.assessment) if record is not None and record.assessment else None
+
+
+@DBOS.step(name="handrail.diagnose")
+async def _diagnose(incident_id: str) -> dict[str, Any]:
+    """Run the assessment; record every result and decision; return the plan and what verifies it."""
+    runtime = current()
+    record = runtime.store.get(incident_id)
+    assert record is not None
+    runbook = Runbook.model_validate(record.runbook)
+    result = await assess(
+        runbook,
+        probes=runtime.probes,
+        labels=record.labels,
+        annotations=record.annotations,
+        deadline=runtime.assessment_deadline,
+    )
+    body = result.to_dict()
+    plan = list(result.recommended_actions)
+    runtime.store.set_assessment(incident_id, body, plan, result.overall_severity.value)
+    for diagnostic in result.results:
+        runtime.store.record(
+            incident_id,
+            "diagnostic",
+            f"{diagnostic.name}: {diagnostic.status.value} — {diagnostic.message}",
+            data=diagnostic.to_dict(),
+        )
+    verify: dict[str, list[str]] = {}
+    for decision in result.decisions:
+        if not decision.matched:
+            continue
+        runtime.store.record(incident_id, "decision", f"decision: {decision.description}", data=decision.to_dict())
+        sources = _diagnostics_in(decision.condition) if decision.condition else [d.id for d in runbook.diagnostics]
+        for remediation_id in decision.then:
+            verify.setdefault(remediation_id, [])
+            verify[remediation_id] += [d for d in sources if d not in verify[remediation_id]]
+    for remediation_id in plan:
+        remediation = runbook.remediation(remediation_id)
+        if remediation is not None and remediation.verify and remediation.verify.diagnostics:
+            verify[remediation_id] = list(remediation.verify.diagnostics)
+    summary = ", ".join(plan) if plan else "nothing"
+    runtime.store.record(
+        incident_id, "plan", f"overall {result.overall_severity.value}; plan: {summary}", data={"plan": plan}
+    )
+    return {"plan": plan, "verify": verify, "severity": result.overall_severity.value}
+
+
+def _diagnostics_in(condition: str) -> list[str]:
+    found: list[str] = []
+    for reference in parse(condition).references:
+        if reference.path[0] == "diagnostics" and len(reference.path) > 1 and str(reference.path[1]) not in found:
+            found.append(str(reference.path[1]))
+    return found
+
+
+@DBOS.step(name="handrail.check")
+async def _check(incident_id: str, diagnostic_ids: list[str]) -> bool:
+    """Run these diagnostics again; True when every one reads healthy."""
+    runtime = current()
+    record = runtime.store.get(incident_id)
+    assert record is not None
+    runbook = Runbook.model_validate(record.runbook)
+    chosen = [d for d in runbook.diagnostics if d.id in diagnostic_ids]
+    subset = runbook.model_copy(update={"diagnostics": chosen, "decision_tree": []})
+    result = await assess(
+        subset,
+        probes=runtime.probes,
+        labels=record.labels,
+        annotations=record.annotations,
+        deadline=runtime.assessment_deadline,
+    )
+    lines = [f"{r.name}: {r.status.value} — {r.message}" for r in result.results]
+    healthy = bool(result.results) and all(r.status.value == "healthy" for r in result.results)
+    verdict = "healthy" if healthy else "not healthy"
+    runtime.store.record(
+        incident_id,
+        "verification",
+        f"verification: {verdict}\n" + "\n".join(lines),
+        data={"results": [r.to_dict() for r in result.results], "healthy": healthy},
+    )
+    return healthy
+
+
+def _action_setup(incident_id: str, remediation_id: str, attempt: int) -> tuple[Any, Any, ActionContext, str]:
+    runtime = current()
+    record = runtime.store.get(incident_id)
+    assert record is not None
+    runbook = Runbook.model_validate(record.runbook)
+    remediation = runbook.remediation(remediation_id)
+    assert remediation is not None
+    assert remediation.action is not None
+    action = runtime.actions.get(remediation.action.type)
+    if action is None:
+        raise ActionError(f"the {remediation.action.type} action is not available in this version of Handrail")
+    params = ACTION_PARAMS[remediation.action.type].model_validate(remediation.action.config)
+    context = ActionContext(
+        incident_id=incident_id,
+        idempotency_key=f"{incident_id}:{remediation_id}:{attempt}",
+        template={"labels": dict(record.labels), "annotations": dict(record.annotations)},
+        channel=runbook.escalation.primary,
+    )
+    return action, params, context, remediation.action.type
+
+
+@DBOS.step(name="handrail.describe")
+async def _describe(incident_id: str, remediation_id: str) -> str:
+    try:
+        action, params, context, _ = _action_setup(incident_id, remediation_id, 1)
+        return str(action.describe(params, context))
+    except ActionError as exc:
+        return f"(cannot be described: {exc})"
+
+
+@DBOS.step(name="handrail.run_action")
+async def _run_action(incident_id: str, remediation_id: str, attempt: int) -> ActionStatus:
+    """Run an action at most once: intent first, then claim, then execute, then the outcome."""
+    store = current().store
+    try:
+        action, params, context, action_type = _action_setup(incident_id, remediation_id, attempt)
+    except ActionError as exc:
+        key = f"{incident_id}:{remediation_id}:{attempt}"
+        store.record_intent(
+            key,
+            incident_id=incident_id,
+            remediation_id=remediation_id,
+            attempt=attempt,
+            action_type="unavailable",
+            description=str(exc),
+        )
+        store.finish_action(key, ActionStatus.FAILED, str(exc))
+        store.record(incident_id, "action", f"{remediation_id}: failed — {exc}", data={"key": key})
+        return ActionStatus.FAILED
+    try:
+        description = str(action.describe(params, context))
+    except ActionError as exc:
+        description = f"(cannot be described: {exc})"
+    key = context.idempotency_key
+    run = store.record_intent(
+        key,
+        incident_id=incident_id,
+        remediation_id=remediation_id,
+        attempt=attempt,
+        action_type=action_type,
+        description=description,
+    )
+    if run.status is ActionStatus.RUNNING:
+        message = "started but never reported: the engine stopped during it; not run again"
+        store.finish_action(key, ActionStatus.OUTCOME_UNKNOWN, message)
+        store.record(
+            incident_id,
+            "action",
+            f"{remediation_id}: outcome unknown — {message}",
+            data={"key": key, "status": ActionStatus.OUTCOME_UNKNOWN.value},
+        )
+        return ActionStatus.OUTCOME_UNKNOWN
+    if run.status is not ActionStatus.PENDING:
+        return run.status  # finished before the crash; the checkpoint was all that was missing
+    record = store.get(incident_id)
+    if record is not None and record.dry_run:
+        store.finish_action(key, ActionStatus.DRY_RUN, f"dry run: would run {description}")
+        store.record(
+            incident_id,
+            "action",
+            f"{remediation_id}: dry run — would run: {description}",
+            data={"key": key, "status": ActionStatus.DRY_RUN.value, "description": description},
+        )
+        return ActionStatus.DRY_RUN
+    if not store.try_claim_action(key):
+        return store.action_run(key).status
+    store.record(incident_id, "action", f"{remediation_id}: running — {description}", data={"key": key})
+    try:
+        outcome = await action.execute(params, context)
+    except ActionError as exc:
+        outcome = ActionOutcome(False, str(exc))
+    except Exception as exc:  # a bug in an action must not leave the run "running" forever
+        logger.exception("action %s failed unexpectedly", action_type)
+        outcome = ActionOutcome(False, f"internal error in the {action_type} action: {type(exc).__name__}")
+    status = ActionStatus.SUCCEEDED if outcome.ok else ActionStatus.FAILED
+    store.finish_action(key, status, outcome.message, outcome.output)
+    store.record(
+        incident_id,
+        "action",
+        f"{remediation_id}: {status.value} — {outcome.message}",
+        data={"key": key, "status": status.value, "output": outcome.output[:4096]},
+    )
+    return status
+
+
+@DBOS.step(name="handrail.escalate")
+async def _escalate_state(incident_id: str, reason: str) -> bool:
+    return current().store.transition(incident_id, IncidentState.ESCALATED, reason) is not None
+
+
+@DBOS.step(name="handrail.mark_escalated")
+async def _mark_escalated(incident_id: str, reason: str) -> bool:
+    return current().store.mark_escalated(incident_id, reason)
+
+
+async def _escalate(incident_id: str, reason: str, notes: _Notes) -> None:
+    """The incident goes to people: state `escalated`, and every escalation target is told."""
+    if await _escalate_state(incident_id, reason):
+        body = f"{reason}\n\n{evidence(await _assessment(incident_id))}"
+        for target in notes.escalation_targets():
+            await notes.send("escalated", target, "escalated", body, state="escalated")
+
+
+async def _escalate_flag(incident_id: str, reason: str, notes: _Notes) -> None:
+    if await _mark_escalated(incident_id, reason):
+        for target in notes.escalation_targets():
+            await notes.send("escalated", target, "escalated", reason, state="awaiting_approval")
+
+
+# -- escalation timer ---------------------------------------------------------------------------
+
+
+async def _start_escalation_timer(incident_id: str, minutes: float) -> None:
+    with SetWorkflowID(f"{incident_id}:escalation"):
+        await DBOS.start_workflow_async(escalation_timer, incident_id, minutes)
+
+
+@DBOS.workflow(name="handrail.escalation_timer")
+async def escalation_timer(incident_id: str, minutes: float) -> bool:
+    """After `escalateAfterMinutes`, an incident nobody acknowledged or resolved goes to the secondary."""
+    seconds = minutes * (await _minute_seconds())
+    await DBOS.sleep_async(seconds)
+    details = await _unacknowledged(incident_id)
+    if details is None:
+        return False
+    runbook = Runbook.model_validate(details["runbook"])
+    reason = f"not acknowledged within {minutes:g} minutes"
+    if not await _mark_escalated(incident_id, reason):
+        return False
+    notes = _Notes(incident_id, runbook, prefix="timer")
+    target = runbook.escalation.secondary or runbook.escalation.primary
+    body = f"{reason}.\n\n{evidence(details.get('assessment'))}"
+    await notes.send("escalated", target, reason, body, state=details["state"])
+    return True
+
+
+@DBOS.step(name="handrail.unacknowledged")
+async def _unacknowledged(incident_id: str) -> dict[str, Any] | None:
+    record = current().store.get(incident_id)
+    if record is None or not record.is_open or record.acknowledged_at is not None:
+        return None
+    return {"runbook": dict(record.runbook), "assessment": record.assessment, "state": record.state.value}
+
+
+# -- notifications ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Notes:
+    """Sends an incident's notifications, each through its own durable delivery workflow."""
+
+    incident_id: str
+    runbook: Runbook
+    prefix: str = "n"
+    sequence: int = 0
+
+    def escalation_targets(self) -> list[str]:
+        secondary = self.runbook.escalation.secondary
+        return [secondary] if secondary else [self.runbook.escalation.primary]
+
+    async def send(self, kind: str, target: str, headline: str, body: str, *, state: str) -> None:
+        self.sequence += 1
+        note = notification(
+            kind,
+            incident_id=self.incident_id,
+            runbook=self.runbook,
+            target=target,
+            headline=headline,
+            body=body,
+            state=state,
+            sequence=self.sequence,
+        )
+        for name in await _notifier_names(target):
+            with SetWorkflowID(f"{self.incident_id}:{self.prefix}{self.sequence}:{name}"):
+                await DBOS.start_workflow_async(deliver_notification, name, _note_dict(note))
+
+
+@DBOS.step(name="handrail.notifier_names")
+async def _notifier_names(target: str) -> list[str]:
+    return [n.name for n in current().notifiers if n.accepts(target)]
+
+
+def _note_dict(note: Notification) -> dict[str, Any]:
+    return {
+        "target": note.target,
+        "kind": note.kind,
+        "title": note.title,
+        "text": note.text,
+        "severity": note.severity,
+        "incident_id": note.incident_id,
+        "fields": dict(note.fields),
+        "dedup_key": note.dedup_key,
+    }
+
+
+@DBOS.workflow(name="handrail.deliver_notification")
+async def deliver_notification(notifier_name: str, note: dict[str, Any]) -> bool:
+    """Deliver one notification with retries and backoff; a final failure goes on the timeline."""
+    try:
+        await _send(notifier_name, note)
+    except Exception as exc:
+        await _record(
+            note["incident_id"],
+            "notification",
+            f"{notifier_name} could not deliver '{note['title']}' to {note['target']}: {exc}",
+        )
+        return False
+    await _record(note["incident_id"], "notification", f"{notifier_name}: sent '{note['title']}' to {note['target']}")
+    return True
+
+
+@DBOS.step(
+    name="handrail.send", retries_allowed=True, max_attempts=NOTIFY_ATTEMPTS, interval_seconds=1.0, backoff_rate=2.0
+)
+async def _send(notifier_name: str, note: dict[str, Any]) -> None:
+    notifier = current().notifier(notifier_name)
+    if notifier is None:
+        raise NotifyError(f"no notifier named {notifier_name} is configured")
+    await notifier.send(Notification(**note))
+
+
+def _opened_text(loaded: Mapping[str, Any]) -> str:
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(loaded["labels"].items()))
+    dry = "\nDRY RUN: no action will change anything." if loaded["dryRun"] else ""
+    return f"{loaded['triggerType']} trigger by {loaded['triggeredBy']}" + (f" ({labels})" if labels else "") + dry

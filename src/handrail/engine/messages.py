@@ -1,0 +1,55 @@
+"""The words of notifications: what people read in the channel at 3 AM."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from handrail.notify.base import Notification
+from handrail.runbook.model import Remediation, Runbook
+
+__all__ = ["evidence", "notification"]
+
+_STATUS_MARK = {"healthy": "ok", "warning": "WARN", "critical": "CRIT", "unknown": "??", "error": "ERR"}
+
+
+def evidence(assessment: Mapping[str, Any] | None) -> str:
+    """One line per diagnostic: status, name, what it found."""
+    if not assessment:
+        return "No evidence collected yet."
+    lines = []
+    for result in assessment.get("diagnosticResults", []):
+        mark = _STATUS_MARK.get(result.get("status", ""), "?")
+        lines.append(f"[{mark}] {result.get('name')}: {result.get('message')}")
+    return "\n".join(lines) or "No diagnostics."
+
+
+def notification(
+    kind: str,
+    *,
+    incident_id: str,
+    runbook: Runbook,
+    target: str,
+    headline: str,
+    body: str = "",
+    state: str = "",
+    sequence: int = 0,
+) -> Notification:
+    """A notification about an incident, with the facts every message carries."""
+    return Notification(
+        target=target,
+        kind=kind,
+        title=f"[{runbook.severity}] {runbook.name} — {headline}",
+        text=body,
+        severity=runbook.severity,
+        incident_id=incident_id,
+        fields={"incident": incident_id, "service": runbook.service, "runbook": runbook.id, "state": state},
+        dedup_key=f"{incident_id}:{sequence}:{kind}",
+    )
+
+
+def approval_text(remediation: Remediation, description: str) -> str:
+    return (
+        f"{remediation.name} needs approval before it runs.\n{remediation.description}\n\n"
+        f"It would run:\n{description}\n\nApprove: handrail incidents approve <id> {remediation.id} --as <you>"
+    )

@@ -1,0 +1,56 @@
+"""What the durable workflows run with: the store, probes, actions, notifiers and timing.
+
+DBOS workflows are module-level functions that are replayed after a crash, so they cannot take
+their dependencies as arguments (arguments are checkpointed). The process that runs the engine
+installs one `EngineRuntime` at start; the workflows read it with `current()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from handrail.actions.base import Action
+from handrail.diagnostics.base import Probe
+from handrail.notify.base import Notifier
+from handrail.store import SqlIncidentStore
+
+__all__ = ["EngineRuntime", "current", "install", "uninstall"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRuntime:
+    store: SqlIncidentStore
+    probes: Mapping[str, Probe[Any]]
+    actions: Mapping[str, Action[Any]]
+    notifiers: Sequence[Notifier]
+    minute_seconds: float = 60.0
+    """How long a runbook minute lasts (escalateAfterMinutes); shortened for tests and game days."""
+    assessment_deadline: float = 120.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def notifier(self, name: str) -> Notifier | None:
+        return next((n for n in self.notifiers if n.name == name), None)
+
+
+_installed: EngineRuntime | None = None
+
+
+def install(runtime: EngineRuntime) -> None:
+    """Make `runtime` the one the workflows of this process use."""
+    global _installed
+    _installed = runtime
+
+
+def uninstall() -> None:
+    global _installed
+    _installed = None
+
+
+def current() -> EngineRuntime:
+    """The runtime of this process; an engine that was not started has none."""
+    if _installed is None:
+        raise RuntimeError("the Handrail engine is not running in this process (no runtime installed)")
+    return _installed

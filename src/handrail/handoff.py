@@ -1,0 +1,115 @@
+"""The handoff view of an incident: what was found, what was decided, what was done, what waits.
+
+The incoming on-call reads this (CLI `incidents show`, later the API and console) and picks up
+where the last responder left off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from handrail.store import ActionRun, IncidentRecord, TimelineRecord
+
+__all__ = ["durations", "format_duration", "handoff_dict", "handoff_text"]
+
+
+def durations(record: IncidentRecord) -> dict[str, timedelta | None]:
+    """Time to acknowledge, to mitigate and to resolve (None while it has not happened)."""
+    resolved = record.closed_at if record.state.value == "resolved" else None
+    return {
+        "timeToAcknowledge": _since(record.created_at, record.acknowledged_at),
+        "timeToMitigate": _since(record.created_at, record.mitigated_at),
+        "timeToResolve": _since(record.created_at, resolved),
+    }
+
+
+def _since(start: datetime, end: datetime | None) -> timedelta | None:
+    return end - start if end is not None else None
+
+
+def format_duration(value: timedelta | None) -> str:
+    if value is None:
+        return "—"
+    seconds = int(value.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {seconds:02d}s" if hours else f"{minutes}m {seconds:02d}s"
+
+
+def handoff_dict(
+    record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]
+) -> dict[str, Any]:
+    assessment = record.assessment or {}
+    return {
+        "id": record.id,
+        "runbookId": record.runbook_id,
+        "title": record.title,
+        "severity": record.severity,
+        "service": record.service,
+        "state": record.state.value,
+        "open": record.is_open,
+        "dryRun": record.dry_run,
+        "labels": dict(record.labels),
+        "triggeredBy": record.triggered_by,
+        "createdAt": record.created_at.isoformat(),
+        "acknowledgedBy": record.acknowledged_by,
+        "acknowledgedAt": record.acknowledged_at.isoformat() if record.acknowledged_at else None,
+        "escalated": record.escalated,
+        "waitingFor": record.waiting_for,
+        "joins": record.joins,
+        "durations": {k: (v.total_seconds() if v else None) for k, v in durations(record).items()},
+        "overallSeverity": record.overall_severity,
+        "diagnosticResults": assessment.get("diagnosticResults", []),
+        "decisions": [d for d in assessment.get("decisions", []) if d.get("matched")],
+        "plan": list(record.plan),
+        "actions": [
+            {
+                "remediation": run.remediation_id,
+                "attempt": run.attempt,
+                "type": run.action_type,
+                "status": run.status.value,
+                "description": run.description,
+                "message": run.message,
+                "output": run.output,
+                "startedAt": run.started_at.isoformat() if run.started_at else None,
+                "finishedAt": run.finished_at.isoformat() if run.finished_at else None,
+            }
+            for run in runs
+        ],
+        "timeline": [
+            {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "message": e.message} for e in timeline
+        ],
+    }
+
+
+def handoff_text(record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]) -> str:
+    view = handoff_dict(record, timeline, runs)
+    times = durations(record)
+    lines = [
+        f"{record.id}  [{record.severity}] {record.title}  ({record.runbook_id})",
+        f"state: {record.state.value}{' (escalated)' if record.escalated else ''}"
+        f"{' · DRY RUN' if record.dry_run else ''} · opened {record.created_at:%Y-%m-%d %H:%M:%S}Z"
+        f" by {record.triggered_by}",
+        f"acknowledged: {record.acknowledged_by or 'nobody yet'}"
+        f" · to acknowledge {format_duration(times['timeToAcknowledge'])}"
+        f" · to mitigate {format_duration(times['timeToMitigate'])}"
+        f" · to resolve {format_duration(times['timeToResolve'])}",
+    ]
+    if record.waiting_for:
+        lines.append(f"WAITING FOR: {record.waiting_for}")
+    lines += ["", "What was found"]
+    results = view["diagnosticResults"]
+    lines += [f"  {r['status']:<8} {r['name']}: {r['message']}" for r in results] or ["  (not yet)"]
+    lines += ["", "What was decided"]
+    lines += [f"  • {d['description']}" for d in view["decisions"]] or ["  (nothing yet)"]
+    if record.plan:
+        lines.append(f"  plan: {', '.join(record.plan)}")
+    lines += ["", "What was done"]
+    lines += [f"  {run.status.value:<16} {run.remediation_id}: {run.message or run.description}" for run in runs] or [
+        "  (nothing yet)"
+    ]
+    lines += ["", "Timeline"]
+    lines += [f"  {e.at:%H:%M:%S}  {e.kind:<18} {e.message}" + (f"  — {e.actor}" if e.actor else "") for e in timeline]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,224 @@
+"""What `database_query` and `run_script` share: engines for named connections, binds, values, messages.
+
+A connection is a SQLAlchemy URL that usually holds a password, so everything here that can end
+up in a message names the database by its URL with the password hidden, and scrubs the password
+(as given and percent-encoded) from what the driver said.
+
+Drivers are normalised: `postgresql://` uses psycopg 3, `mysql://` and `mariadb://` use PyMySQL,
+and SQLite files are opened through a `file:` URI (`mode=ro` for read-only use, `mode=rw` otherwise,
+so a mistyped path never creates an empty database).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
+from decimal import Decimal
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Any, Literal
+from urllib.parse import quote, quote_plus
+
+from pydantic import SecretStr
+from sqlalchemy import URL, Connection, Engine, TextClause, create_engine, make_url, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
+from sqlalchemy.pool import NullPool
+
+from handrail.runbook.model import Duration, StrictModel
+from handrail.runbook.template import SqlStatement
+
+__all__ = [
+    "BUDGET_SHARE",
+    "Database",
+    "DatabaseConnection",
+    "DatabaseKind",
+    "DatabaseSetupError",
+    "bind_text",
+    "describe_error",
+    "open_database",
+    "plain_value",
+    "sqlite_connection",
+]
+
+BUDGET_SHARE = 0.9
+"""The share of a step's timeout a statement may take, so the database's own message arrives first."""
+
+
+class DatabaseConnection(StrictModel):
+    """A database to query: a SQLAlchemy URL (postgresql://, sqlite:///, mysql+pymysql://).
+
+    The URL usually holds a password, so it is a secret: give it as `${DATABASE_URL}`.
+    """
+
+    url: SecretStr
+    statement_timeout: Duration = 10.0
+    """The longest one query may run, enforced by the database itself where it can."""
+
+
+DatabaseKind = Literal["postgresql", "mysql", "sqlite"]
+_MESSAGE_LIMIT = 500
+_TEXT_BIND: re.Pattern[str] = TextClause._bind_params_regex
+"""What `sqlalchemy.text()` takes for a bind parameter (the compiler uses the same pattern)."""
+
+
+class DatabaseSetupError(Exception):
+    """No engine could be made for a connection; the message names it without its password."""
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """One configured connection with its engine, and how to name it without its password."""
+
+    name: str
+    kind: DatabaseKind
+    engine: Engine
+    shown: str
+    """The URL with the password hidden."""
+    secrets: tuple[str, ...]
+
+    def explain(self, exc: BaseException | str) -> str:
+        """`database 'x' (url): what went wrong`, without the password."""
+        return _explain(self.name, self.shown, self.secrets, exc)
+
+
+def open_database(name: str, url: SecretStr, *, statement_timeout: float, read_only: bool) -> Database:
+    """An engine for the connection `name`; read-only at connect time where the driver allows it (SQLite).
+
+    Raises:
+        DatabaseSetupError: the URL is not a SQLAlchemy URL, names an unsupported database, or no
+            engine can be made for it.
+    """
+    try:
+        parsed = make_url(url.get_secret_value())
+    except (ArgumentError, ValueError):
+        # not chained: the library's message would quote the URL, password and all
+        raise DatabaseSetupError(
+            f"database {name!r}: the URL is not a SQLAlchemy URL (like postgresql://user:password@host/db)"
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    secrets = tuple(sorted({s for s in _password_forms(parsed.password) if s}, key=len, reverse=True))
+    backend = parsed.get_backend_name()
+    connect_timeout = max(2, math.ceil(statement_timeout))
+    kind: DatabaseKind
+    options: dict[str, Any] = {"hide_parameters": True}
+    if backend in ("postgresql", "postgres"):
+        kind = "postgresql"
+        if "+" not in parsed.drivername:
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": connect_timeout}
+        options["pool_pre_ping"] = True
+    elif backend in ("mysql", "mariadb"):
+        kind = "mysql"
+        if "+" not in parsed.drivername:
+            parsed = parsed.set(drivername=f"{backend}+pymysql")
+        if "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": connect_timeout}
+        options["pool_pre_ping"] = True
+    elif backend == "sqlite":
+        kind = "sqlite"
+        options["poolclass"] = NullPool  # opening a file is cheap; nothing is shared between threads
+        creator = _sqlite_creator(parsed, busy_timeout=statement_timeout, read_only=read_only)
+        if creator is not None:
+            options["creator"] = creator
+            parsed = make_url("sqlite://")
+    else:
+        message = _explain(name, shown, secrets, f"{backend} is not supported (postgresql, mysql, mariadb, sqlite)")
+        raise DatabaseSetupError(message)
+    try:
+        engine = create_engine(parsed, **options)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise DatabaseSetupError(
+            _explain(name, shown, secrets, f"cannot create an engine: {describe_error(exc)}")
+        ) from None
+    return Database(name, kind, engine, shown, secrets)
+
+
+def bind_text(statement: SqlStatement) -> TextClause:
+    """`text()` of the statement, where only render_sql's own `:hr_pN` are bind parameters.
+
+    `text()` reads any `:name` as a parameter, also inside literals like `'{"a":1}'::jsonb`; every
+    colon that is not one of ours is escaped (`\\:`) so it reaches the database as written.
+    """
+    sql = _TEXT_BIND.sub(lambda m: m.group(0) if m.group(1) in statement.params else "\\" + m.group(0), statement.sql)
+    return text(sql)
+
+
+def sqlite_connection(connection: Connection) -> sqlite3.Connection:
+    """The driver connection under a SQLAlchemy connection to SQLite."""
+    raw = connection.connection.dbapi_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw
+
+
+def describe_error(exc: BaseException) -> str:
+    """What the database (or the driver) said, on one line."""
+    if isinstance(exc, StatementError) and isinstance(exc.orig, BaseException):
+        exc = exc.orig  # the statement wrapper adds "(module.Class)", the SQL and a link
+    args = exc.args
+    if isinstance(exc, SQLAlchemyError):
+        # SQLAlchemy's own errors end with a link to their documentation: the first line says it
+        text_ = str(exc).strip().split("\n", 1)[0]
+    elif len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text_ = f"{args[1]} (error {args[0]})"  # PyMySQL: (code, message)
+    else:
+        text_ = str(exc)
+    text_ = " ".join(text_.split()) or type(exc).__name__
+    return text_ if len(text_) <= _MESSAGE_LIMIT else text_[:_MESSAGE_LIMIT] + "…"
+
+
+def plain_value(value: Any) -> Any:
+    """A database value as a JSON-like one: numbers, strings, lists and mappings."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date | time_of_day):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, uuid.UUID | IPv4Address | IPv6Address | IPv4Network | IPv6Network):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(key): plain_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain_value(item) for item in value]
+    return str(value)
+
+
+def _explain(name: str, shown: str, secrets: tuple[str, ...], exc: BaseException | str) -> str:
+    message = f"database {name!r} ({shown}): {exc if isinstance(exc, str) else describe_error(exc)}"
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message
+
+
+def _password_forms(password: str | None) -> list[str]:
+    """The password as given and as it may appear percent-encoded in the URL."""
+    if not password:
+        return []
+    return [password, quote(password, safe=""), quote_plus(password)]
+
+
+def _sqlite_creator(url: URL, *, busy_timeout: float, read_only: bool) -> Callable[[], sqlite3.Connection] | None:
+    """Opens the file (`mode=ro` or `mode=rw`); None when the URL already is a `file:` URI or in memory."""
+    path = url.database
+    if not path or path == ":memory:" or url.query.get("uri") == "true":
+        return None
+    uri = f"file:{quote(os.path.abspath(path))}?mode={'ro' if read_only else 'rw'}"
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+        if read_only:
+            connection.execute("PRAGMA query_only = ON")
+        return connection
+
+    return connect

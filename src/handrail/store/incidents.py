@@ -1,0 +1,415 @@
+"""`SqlIncidentStore`: incidents, their timeline and action runs, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
+
+from handrail.store.records import (
+    ActionRun,
+    ActionStatus,
+    IncidentRecord,
+    IncidentState,
+    NewIncident,
+    TimelineRecord,
+)
+from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
+
+__all__ = ["SqlIncidentStore", "create_engine", "plain_json"]
+
+Clock = Callable[[], datetime]
+MAX_OUTPUT_CHARS = 65536
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine tuned for the store: WAL, a busy timeout and foreign keys on SQLite."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class SqlIncidentStore:
+    """Reads and writes incidents; every change to an incident also writes a timeline event."""
+
+    def __init__(self, engine: sa.Engine, *, clock: Clock = lambda: datetime.now(UTC)) -> None:
+        self.engine = engine
+        self._clock = clock
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or upgrade our tables in place (Alembic); safe to run on every start."""
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    # -- incidents ----------------------------------------------------------------------------
+
+    def open_or_join(
+        self, new: NewIncident, *, on_open: Callable[[sa.Connection], None] | None = None
+    ) -> tuple[IncidentRecord, bool]:
+        """Open `new`, or join the open incident with the same dedup key; True when opened.
+
+        `on_open` runs in the same transaction as the insert (the engine enqueues the incident's
+        workflow there), so an incident never exists without the work that carries it.
+        """
+        for _ in range(5):
+            now = self._clock()
+            with self.engine.begin() as connection:
+                inserted = connection.execute(self._insert_incident(new, now)).first()
+                if inserted is not None:
+                    self._event(connection, new.id, now, "triggered", _trigger_message(new), new.triggered_by)
+                    if on_open is not None:
+                        on_open(connection)
+                    record = self._get(connection, new.id)
+                    assert record is not None
+                    return record, True
+            joined = self._join(new, now)
+            if joined is not None:
+                return joined, False
+        raise RuntimeError(f"could not open or join an incident for {new.dedup_key!r}")
+
+    def _insert_incident(self, new: NewIncident, now: datetime) -> Any:
+        runbook = new.runbook
+        values = {
+            "id": new.id,
+            "runbook_id": runbook["id"],
+            "title": runbook["name"],
+            "severity": runbook["severity"],
+            "service": runbook["service"],
+            "runbook": dict(runbook),
+            "state": IncidentState.TRIGGERED.value,
+            "is_open": True,
+            "dedup_key": new.dedup_key,
+            "trigger_type": new.trigger_type,
+            "triggered_by": new.triggered_by,
+            "labels": dict(new.labels),
+            "annotations": dict(new.annotations),
+            "dry_run": new.dry_run,
+            "plan": [],
+            "escalated": False,
+            "created_at": now,
+            "updated_at": now,
+            "joins": 0,
+        }
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        return (
+            dialect.insert(INCIDENTS)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedup_key"], index_where=INCIDENTS.c.is_open)
+            .returning(INCIDENTS.c.id)
+        )
+
+    def _join(self, new: NewIncident, now: datetime) -> IncidentRecord | None:
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                sa.select(INCIDENTS.c.id).where(INCIDENTS.c.dedup_key == new.dedup_key, INCIDENTS.c.is_open)
+            ).first()
+            if row is None:
+                return None  # it closed in between: try to open again
+            incident_id = row.id
+            connection.execute(
+                sa.update(INCIDENTS)
+                .where(INCIDENTS.c.id == incident_id)
+                .values(joins=INCIDENTS.c.joins + 1, updated_at=now)
+            )
+            message = f"{_trigger_message(new)}; joined the open incident (same dedup key)"
+            self._event(connection, incident_id, now, "joined", message, new.triggered_by, {"labels": dict(new.labels)})
+            return self._get(connection, incident_id)
+
+    def get(self, incident_id: str) -> IncidentRecord | None:
+        with self.engine.connect() as connection:
+            return self._get(connection, incident_id)
+
+    def _get(self, connection: sa.Connection, incident_id: str) -> IncidentRecord | None:
+        row = connection.execute(sa.select(INCIDENTS).where(INCIDENTS.c.id == incident_id)).mappings().first()
+        return _incident(row) if row is not None else None
+
+    def find(
+        self,
+        *,
+        states: Sequence[str] = (),
+        open_only: bool = False,
+        runbook_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[IncidentRecord]:
+        """Newest first."""
+        query = sa.select(INCIDENTS).order_by(INCIDENTS.c.created_at.desc(), INCIDENTS.c.id.desc())
+        if states:
+            query = query.where(INCIDENTS.c.state.in_(list(states)))
+        if open_only:
+            query = query.where(INCIDENTS.c.is_open)
+        if runbook_id:
+            query = query.where(INCIDENTS.c.runbook_id == runbook_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.limit(limit).offset(offset)).mappings()
+            return [_incident(row) for row in rows]
+
+    def transition(
+        self,
+        incident_id: str,
+        state: IncidentState,
+        message: str,
+        *,
+        actor: str | None = None,
+        waiting_for: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> IncidentRecord | None:
+        """Move an open incident to `state` (and record why); None when it is already closed."""
+        now = self._clock()
+        values: dict[str, Any] = {"state": state.value, "waiting_for": waiting_for, "updated_at": now}
+        if state.is_final:
+            values.update(is_open=False, closed_at=now, waiting_for=None)
+        if state is IncidentState.ESCALATED:
+            values.update(escalated=True, escalated_at=sa.func.coalesce(INCIDENTS.c.escalated_at, now))
+        if state in (IncidentState.VERIFYING, IncidentState.RESOLVED):
+            values["mitigated_at"] = sa.func.coalesce(INCIDENTS.c.mitigated_at, now)
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                sa.update(INCIDENTS).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.is_open).values(**values)
+            ).rowcount
+            if not changed:
+                return None
+            event = {"state": state.value, "waitingFor": waiting_for, **(data or {})}
+            self._event(connection, incident_id, now, "state", message, actor, event)
+            return self._get(connection, incident_id)
+
+    def mark_escalated(self, incident_id: str, message: str, *, data: Mapping[str, Any] | None = None) -> bool:
+        """Set the escalated flag without changing the state (a timer or a page, not a plan change)."""
+        now = self._clock()
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                sa.update(INCIDENTS)
+                .where(INCIDENTS.c.id == incident_id, INCIDENTS.c.is_open)
+                .values(escalated=True, escalated_at=sa.func.coalesce(INCIDENTS.c.escalated_at, now), updated_at=now)
+            ).rowcount
+            if changed:
+                self._event(connection, incident_id, now, "escalation", message, None, data)
+            return bool(changed)
+
+    def acknowledge(self, incident_id: str, actor: str) -> bool:
+        """The first acknowledgement sets the flag; any later one is only recorded. False if unknown."""
+        now = self._clock()
+        with self.engine.begin() as connection:
+            first = connection.execute(
+                sa.update(INCIDENTS)
+                .where(INCIDENTS.c.id == incident_id, INCIDENTS.c.acknowledged_at.is_(None))
+                .values(acknowledged_by=actor, acknowledged_at=now, updated_at=now)
+            ).rowcount
+            if not first and self._get(connection, incident_id) is None:
+                return False
+            message = f"acknowledged by {actor}" if first else f"{actor} acknowledged again"
+            self._event(connection, incident_id, now, "ack", message, actor)
+            return True
+
+    def set_assessment(
+        self, incident_id: str, assessment: Mapping[str, Any], plan: Sequence[str], overall_severity: str
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(INCIDENTS)
+                .where(INCIDENTS.c.id == incident_id)
+                .values(
+                    assessment=plain_json(assessment),
+                    plan=list(plan),
+                    overall_severity=overall_severity,
+                    updated_at=self._clock(),
+                )
+            )
+
+    # -- timeline -----------------------------------------------------------------------------
+
+    def record(
+        self,
+        incident_id: str,
+        kind: str,
+        message: str,
+        *,
+        actor: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add one event to the incident's timeline."""
+        with self.engine.begin() as connection:
+            self._event(connection, incident_id, self._clock(), kind, message, actor, data)
+
+    def timeline(self, incident_id: str) -> list[TimelineRecord]:
+        query = sa.select(TIMELINE).where(TIMELINE.c.incident_id == incident_id).order_by(TIMELINE.c.id)
+        with self.engine.connect() as connection:
+            return [
+                TimelineRecord(r.id, r.incident_id, r.at, r.kind, r.actor, r.message, r.data)
+                for r in connection.execute(query)
+            ]
+
+    def _event(
+        self,
+        connection: sa.Connection,
+        incident_id: str,
+        at: datetime,
+        kind: str,
+        message: str,
+        actor: str | None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        connection.execute(
+            sa.insert(TIMELINE).values(
+                incident_id=incident_id,
+                at=at,
+                kind=kind,
+                actor=actor,
+                message=message,
+                data=plain_json(data) if data is not None else None,
+            )
+        )
+
+    # -- action runs --------------------------------------------------------------------------
+
+    def record_intent(
+        self, key: str, *, incident_id: str, remediation_id: str, attempt: int, action_type: str, description: str
+    ) -> ActionRun:
+        """Write down that the action is about to run (once per key); returns the run as it stands."""
+        now = self._clock()
+        with self.engine.begin() as connection:
+            exists = connection.execute(sa.select(ACTION_RUNS.c.key).where(ACTION_RUNS.c.key == key)).first()
+            if exists is None:
+                connection.execute(
+                    sa.insert(ACTION_RUNS).values(
+                        key=key,
+                        incident_id=incident_id,
+                        remediation_id=remediation_id,
+                        attempt=attempt,
+                        action_type=action_type,
+                        description=description,
+                        status=ActionStatus.PENDING.value,
+                        created_at=now,
+                    )
+                )
+            return self._action(connection, key)
+
+    def try_claim_action(self, key: str) -> bool:
+        """True when this call moved the run from pending to running (so this caller may execute it)."""
+        now = self._clock()
+        with self.engine.begin() as connection:
+            return bool(
+                connection.execute(
+                    sa.update(ACTION_RUNS)
+                    .where(ACTION_RUNS.c.key == key, ACTION_RUNS.c.status == ActionStatus.PENDING.value)
+                    .values(status=ActionStatus.RUNNING.value, started_at=now)
+                ).rowcount
+            )
+
+    def finish_action(self, key: str, status: ActionStatus, message: str, output: str = "") -> ActionRun:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(ACTION_RUNS)
+                .where(ACTION_RUNS.c.key == key)
+                .values(
+                    status=status.value, message=message, output=output[:MAX_OUTPUT_CHARS], finished_at=self._clock()
+                )
+            )
+            return self._action(connection, key)
+
+    def action_run(self, key: str) -> ActionRun:
+        with self.engine.connect() as connection:
+            return self._action(connection, key)
+
+    def action_runs(self, incident_id: str) -> list[ActionRun]:
+        query = (
+            sa.select(ACTION_RUNS).where(ACTION_RUNS.c.incident_id == incident_id).order_by(ACTION_RUNS.c.created_at)
+        )
+        with self.engine.connect() as connection:
+            return [_action_run(row) for row in connection.execute(query).mappings()]
+
+    def _action(self, connection: sa.Connection, key: str) -> ActionRun:
+        row = connection.execute(sa.select(ACTION_RUNS).where(ACTION_RUNS.c.key == key)).mappings().one()
+        return _action_run(row)
+
+
+def _trigger_message(new: NewIncident) -> str:
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(new.labels.items()))
+    dry = " (dry run)" if new.dry_run else ""
+    return f"{new.trigger_type} trigger by {new.triggered_by}{dry}" + (f" with {labels}" if labels else "")
+
+
+def plain_json(value: Any) -> Any:
+    """`value` as JSON can hold it: NaN and infinities become null, anything unknown its text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(v) for v in value]
+    return str(value)
+
+
+def _incident(row: Any) -> IncidentRecord:
+    return IncidentRecord(
+        id=row["id"],
+        runbook_id=row["runbook_id"],
+        title=row["title"],
+        severity=row["severity"],
+        service=row["service"],
+        runbook=row["runbook"],
+        state=IncidentState(row["state"]),
+        is_open=bool(row["is_open"]),
+        dedup_key=row["dedup_key"],
+        trigger_type=row["trigger_type"],
+        triggered_by=row["triggered_by"],
+        labels=row["labels"],
+        annotations=row["annotations"],
+        dry_run=bool(row["dry_run"]),
+        waiting_for=row["waiting_for"],
+        plan=row["plan"] or [],
+        assessment=row["assessment"],
+        overall_severity=row["overall_severity"],
+        escalated=bool(row["escalated"]),
+        acknowledged_by=row["acknowledged_by"],
+        acknowledged_at=row["acknowledged_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        mitigated_at=row["mitigated_at"],
+        escalated_at=row["escalated_at"],
+        closed_at=row["closed_at"],
+        joins=row["joins"],
+    )
+
+
+def _action_run(row: Any) -> ActionRun:
+    return ActionRun(
+        key=row["key"],
+        incident_id=row["incident_id"],
+        remediation_id=row["remediation_id"],
+        attempt=row["attempt"],
+        action_type=row["action_type"],
+        description=row["description"],
+        status=ActionStatus(row["status"]),
+        message=row["message"],
+        output=row["output"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )

@@ -1,0 +1,111 @@
+"""What the store hands back: plain frozen records, never rows or sessions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["ActionRun", "ActionStatus", "IncidentRecord", "IncidentState", "NewIncident", "TimelineRecord"]
+
+
+class IncidentState(enum.StrEnum):
+    TRIGGERED = "triggered"
+    DIAGNOSING = "diagnosing"
+    AWAITING_APPROVAL = "awaiting_approval"
+    REMEDIATING = "remediating"
+    VERIFYING = "verifying"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (IncidentState.RESOLVED, IncidentState.FAILED, IncidentState.CANCELLED)
+
+
+class ActionStatus(enum.StrEnum):
+    PENDING = "pending"
+    """The intent is recorded; the action has not started."""
+    RUNNING = "running"
+    """The action started; if the process died here, the outcome is unknown."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """It started and never reported (a crash): verified, then handed to a person; never re-run."""
+    DRY_RUN = "dry_run"
+
+
+@dataclass(frozen=True, slots=True)
+class NewIncident:
+    """What a trigger brings: the runbook (a snapshot, so later edits don't change a running incident)."""
+
+    id: str
+    runbook: Mapping[str, Any]
+    dedup_key: str
+    trigger_type: str
+    triggered_by: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    dry_run: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRecord:
+    id: str
+    runbook_id: str
+    title: str
+    severity: str
+    service: str
+    runbook: Mapping[str, Any]
+    state: IncidentState
+    is_open: bool
+    dedup_key: str
+    trigger_type: str
+    triggered_by: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    dry_run: bool
+    waiting_for: str | None
+    plan: Sequence[str]
+    assessment: Mapping[str, Any] | None
+    overall_severity: str | None
+    escalated: bool
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    mitigated_at: datetime | None
+    escalated_at: datetime | None
+    closed_at: datetime | None
+    joins: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRecord:
+    id: int
+    incident_id: str
+    at: datetime
+    kind: str
+    actor: str | None
+    message: str
+    data: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRun:
+    key: str
+    incident_id: str
+    remediation_id: str
+    attempt: int
+    action_type: str
+    description: str
+    status: ActionStatus
+    message: str | None
+    output: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

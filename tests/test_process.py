@@ -1,0 +1,244 @@
+"""run_process against real subprocesses: exit codes, signals, caps, timeouts, cancellation, leftovers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from handrail.process import (
+    ProcessResult,
+    ProcessStartError,
+    ProcessTimeoutError,
+    describe_exit,
+    format_size,
+    run_process,
+)
+
+pytestmark = [
+    # an unclosed subprocess transport or pipe shows up as one of these
+    pytest.mark.filterwarnings("error::ResourceWarning"),
+    pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.timeout(30),
+]
+
+
+async def run(
+    argv: list[str],
+    *,
+    timeout: float = 10.0,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    max_output: int = 65536,
+    kill_grace: float = 2.0,
+) -> ProcessResult:
+    return await run_process(argv, env=env, cwd=cwd, timeout=timeout, max_output=max_output, kill_grace=kill_grace)
+
+
+def sh(script: str) -> list[str]:
+    return ["/bin/sh", "-c", script]
+
+
+def live_members(pgid: int) -> list[int]:
+    """Processes of group `pgid` that are not zombies (this machine's init may not reap orphans)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, _, pgrp = stat[stat.rfind(")") + 2 :].split()[:3]
+        if int(pgrp) == pgid and state not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+def is_running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in ("Z", "X")
+
+
+async def wait_for_lines(path: Path, count: int) -> list[int]:
+    """The pids a test command wrote to `path`, once it has written `count` of them."""
+    for _ in range(500):
+        if path.exists():
+            lines = path.read_text().split()
+            if len(lines) >= count:
+                return [int(line) for line in lines]
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{path} never got {count} lines")
+
+
+def group_script(pids: Path, *, ignore_term: bool = False) -> str:
+    """sh writes its pid (the group id) and two background children's pids to `pids`, then waits."""
+    trap = "trap '' TERM; " if ignore_term else ""
+    return f"{trap}echo $$ > {pids}; sleep 60 & echo $! >> {pids}; sleep 60 & echo $! >> {pids}; wait"
+
+
+# -- exit status and output ---------------------------------------------------------------
+
+
+async def test_run_process_returns_exit_code_and_both_streams() -> None:
+    result = await run(sh("echo out; echo err >&2; exit 7"))
+    assert result.exit_code == 7
+    assert (result.stdout.text, result.stderr.text) == ("out\n", "err\n")
+    assert not result.stdout.cut
+    assert result.stdout.total_bytes == 4
+    assert result.stdout.shown() == "out\n"
+
+
+async def test_run_process_reports_death_by_signal_as_a_negative_exit_code() -> None:
+    result = await run(sh("kill -TERM $$"))
+    assert result.exit_code == -signal.SIGTERM
+    assert describe_exit(result.exit_code) == "killed by SIGTERM"
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "text"),
+    [
+        pytest.param(0, "exit 0", id="zero"),
+        pytest.param(3, "exit 3", id="non-zero"),
+        pytest.param(-9, "killed by SIGKILL", id="signal"),
+        pytest.param(-200, "killed by signal 200", id="unknown-signal"),
+    ],
+)
+def test_describe_exit_names_the_status(exit_code: int, text: str) -> None:
+    assert describe_exit(exit_code) == text
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [pytest.param(65536, "64 KiB", id="KiB"), pytest.param(2 << 20, "2 MiB", id="MiB"), pytest.param(5, "5 bytes")],
+)
+def test_format_size_uses_the_largest_whole_unit(count: int, text: str) -> None:
+    assert format_size(count) == text
+
+
+async def test_run_process_adds_env_to_its_own_environment_and_uses_cwd(tmp_path: Path) -> None:
+    result = await run(
+        sh('pwd; printf "%s\\n" "$HR_TEST_VALUE" "$PATH"'), env={"HR_TEST_VALUE": "$(id)"}, cwd=str(tmp_path)
+    )
+    assert result.stdout.text.splitlines() == [str(tmp_path), "$(id)", os.environ["PATH"]]
+
+
+async def test_run_process_gives_stdin_end_of_file() -> None:
+    result = await run(["cat"], timeout=5)
+    assert (result.exit_code, result.stdout.text) == (0, "")
+
+
+# -- output cap ---------------------------------------------------------------------------
+
+
+async def test_run_process_keeps_draining_past_the_cap() -> None:
+    # 5 MB through a 64 KiB pipe: the command only finishes if the runner keeps reading
+    result = await run(sh("yes | head -c 5000000; yes e | head -c 2000000 >&2"), max_output=1000)
+    assert result.exit_code == 0
+    assert result.stdout.cut
+    assert result.stderr.cut
+    assert len(result.stdout.text) == 1000
+    assert (result.stdout.total_bytes, result.stderr.total_bytes) == (5_000_000, 2_000_000)
+    assert result.stdout.shown().endswith("y\n… [output cut at 1000 bytes; 5000000 bytes in all]\n")
+
+
+async def test_run_process_drops_a_character_split_by_the_cut() -> None:
+    result = await run(["printf", "ééé"], max_output=5)
+    assert result.stdout.text == "éé"
+    assert result.stdout.shown() == "éé\n… [output cut at 5 bytes; 6 bytes in all]\n"
+
+
+async def test_run_process_refuses_a_non_positive_cap() -> None:
+    with pytest.raises(ValueError, match="max_output"):
+        await run(["true"], max_output=0)
+
+
+# -- timeouts, cancellation, leftovers ----------------------------------------------------
+
+
+async def test_run_process_kills_the_whole_group_on_timeout_and_keeps_partial_output(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    with pytest.raises(ProcessTimeoutError, match=r"^timed out after 0.5s") as caught:
+        await run(sh(f"echo started; {group_script(pids)}"), timeout=0.5)
+    assert caught.value.timeout == 0.5
+    assert caught.value.stdout.text == "started\n"
+    pgid, *children = await wait_for_lines(pids, 3)
+    assert live_members(pgid) == []
+    assert not any(is_running(pid) for pid in children)
+    assert not Path(f"/proc/{pgid}").exists()  # reaped, not a zombie
+
+
+async def test_run_process_sigkills_a_group_that_ignores_sigterm(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    started = time.monotonic()
+    with pytest.raises(ProcessTimeoutError):
+        await run(sh(group_script(pids, ignore_term=True)), timeout=0.3, kill_grace=0.3)
+    assert time.monotonic() - started < 5
+    pgid, *children = await wait_for_lines(pids, 3)
+    assert live_members(pgid) == []
+    assert not any(is_running(pid) for pid in children)
+
+
+async def test_run_process_kills_the_whole_group_when_cancelled(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    task = asyncio.create_task(run(sh(group_script(pids)), timeout=30))
+    pgid, *children = await wait_for_lines(pids, 3)
+    assert len(live_members(pgid)) == 3
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert live_members(pgid) == []
+    assert not any(is_running(pid) for pid in children)
+    assert not Path(f"/proc/{pgid}").exists()
+
+
+async def test_run_process_returns_when_a_leftover_holds_the_pipes_and_ends_it() -> None:
+    started = time.monotonic()
+    result = await run(sh("sleep 60 & echo $!"), timeout=20)
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 0
+    assert not is_running(int(result.stdout.text))
+
+
+async def test_run_process_leaves_no_leftover_when_the_command_exits_by_itself(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    # the children close the pipes, so nothing but the group check can find them
+    result = await run(sh(f"echo $$ > {pids}; sleep 60 >/dev/null 2>&1 & echo $! >> {pids}; exit 0"))
+    assert result.exit_code == 0
+    pgid, child = await wait_for_lines(pids, 2)
+    assert not is_running(child)
+    assert live_members(pgid) == []
+
+
+# -- cannot start -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        pytest.param(["/nonexistent/hr-tool"], "cannot start '/nonexistent/hr-tool': No such file", id="path"),
+        pytest.param(["no-such-tool-hr"], "cannot start 'no-such-tool-hr': No such file", id="PATH"),
+        pytest.param(["printf", "a\0b"], "NUL byte", id="nul-argument"),
+        pytest.param([], "empty", id="empty"),
+    ],
+)
+async def test_run_process_raises_start_error_when_it_cannot_start(argv: list[str], reason: str) -> None:
+    with pytest.raises(ProcessStartError, match=reason):
+        await run(argv)
+
+
+async def test_run_process_raises_start_error_for_a_nul_in_env() -> None:
+    with pytest.raises(ProcessStartError, match="NUL byte"):
+        await run(["true"], env={"HR_X": "a\0b"})
+
+
+async def test_run_process_raises_start_error_for_a_missing_cwd(tmp_path: Path) -> None:
+    with pytest.raises(ProcessStartError, match="No such file"):
+        await run(["true"], cwd=str(tmp_path / "missing"))
