@@ -19,6 +19,7 @@ from handrail.actions.base import ActionContext, ActionOutcome
 from handrail.actions.run_script import RunScriptAction, RunScriptParams
 from handrail.errors import ActionError
 from handrail.sql import DatabaseConnection
+from support.processes import live_members, wait_for_lines
 
 pytestmark = [
     pytest.mark.filterwarnings("error::ResourceWarning"),
@@ -73,32 +74,6 @@ async def action_for() -> AsyncIterator[Any]:
 
 async def run(action: RunScriptAction, ctx: ActionContext | None = None, **config: Any) -> ActionOutcome:
     return await action.execute(params(**config), ctx or context())
-
-
-def live_members(pgid: int) -> list[int]:
-    """Processes of group `pgid` that are not zombies."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _, pgrp = stat[stat.rfind(")") + 2 :].split()[:3]
-        if int(pgrp) == pgid and state not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
-
-
-async def wait_for_lines(path: Path, count: int) -> list[int]:
-    for _ in range(500):
-        if path.exists():
-            lines = path.read_text().split()
-            if len(lines) >= count:
-                return [int(line) for line in lines]
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{path} never got {count} lines")
 
 
 # -- shell and command --------------------------------------------------------------------

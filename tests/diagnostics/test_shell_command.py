@@ -14,6 +14,7 @@ import pytest
 from handrail.diagnostics.base import ProbeContext
 from handrail.diagnostics.shell_command import ShellCommandParams, ShellCommandProbe
 from handrail.errors import ProbeError
+from support.processes import in_process_table, is_running, live_members, wait_for_lines
 
 pytestmark = [
     # an unclosed subprocess transport or pipe shows up as one of these
@@ -39,46 +40,6 @@ async def observe(
         return await probe.observe(params(command, **config), context(timeout))
     finally:
         await probe.aclose()
-
-
-def live_members(pgid: int) -> list[int]:
-    """Processes of group `pgid` that are not zombies (this machine's init may not reap orphans)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _, pgrp = stat[stat.rfind(")") + 2 :].split()[:3]
-        if int(pgrp) == pgid and state not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
-
-
-def is_running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] not in ("Z", "X")
-
-
-def in_process_table(pid: int) -> bool:
-    """Whether `pid` is still in the process table: running, or a zombie its parent has not reaped."""
-    return Path(f"/proc/{pid}").exists()
-
-
-async def wait_for_lines(path: Path, count: int) -> list[int]:
-    """The pids a test command wrote to `path`, once it has written `count` of them."""
-    for _ in range(500):
-        if path.exists():
-            lines = path.read_text().split()
-            if len(lines) >= count:
-                return [int(line) for line in lines]
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{path} never got {count} lines")
 
 
 # -- output and exit status ---------------------------------------------------------------
