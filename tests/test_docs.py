@@ -6,12 +6,24 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from handrail.actions import ACTION_PARAMS
 from handrail.cli import cli
 from handrail.diagnostics import DIAGNOSTIC_PARAMS
 from handrail.diagnostics.prometheus_query import PrometheusQueryParams
 from handrail.lint import lint_file
+from handrail.runbook.model import (
+    Action,
+    Decision,
+    Diagnostic,
+    Escalation,
+    Interpret,
+    Remediation,
+    Runbook,
+    Trigger,
+    Verify,
+)
 from handrail.runbook.problem import CODES
 from handrail.settings import Settings
 
@@ -61,6 +73,18 @@ def test_every_action_type_and_config_key_is_documented(name: str) -> None:
     section = page.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
     for field_name, field in ACTION_PARAMS[name].model_fields.items():
         assert f"`{field.validation_alias or field_name}`" in section
+
+
+RUNBOOK_MODELS = [Runbook, Trigger, Diagnostic, Interpret, Decision, Remediation, Action, Verify, Escalation]
+
+
+@pytest.mark.parametrize(
+    ("model", "name"), [(m, n) for m in RUNBOOK_MODELS for n in m.model_fields], ids=lambda v: getattr(v, "__name__", v)
+)
+def test_every_runbook_field_is_documented(model: type[BaseModel], name: str) -> None:
+    field = model.model_fields[name]
+    written = field.alias or field.validation_alias or name
+    assert f"`{written}`" in _read("runbook-format.md"), f"{model.__name__}.{written} is not in docs/runbook-format.md"
 
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))

@@ -61,6 +61,7 @@ class SeenRequest:
     target: str
     """The request target exactly as sent, e.g. `/files/..%2Fetc?x=1`."""
     headers: Mapping[str, str]
+    body: bytes = b""
 
     @property
     def path(self) -> str:
@@ -91,10 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, *, with_body: bool = True) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         owner = self.server.owner
-        owner._record(SeenRequest(self.command, self.path, dict(self.headers.items())))
+        owner._record(SeenRequest(self.command, self.path, dict(self.headers.items()), body))
         route = owner.routes.get(self.path.partition("?")[0], owner.default)
         if route.delay:
             with owner._in_flight():

@@ -31,7 +31,14 @@ from handrail.notify.base import Notification
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import ActionStatus, IncidentState
 
-__all__ = ["HUMAN_TOPIC", "INCIDENT_QUEUE", "INCIDENT_WORKFLOW", "handle_incident"]
+__all__ = [
+    "ALERT_RESOLVED_WORKFLOW",
+    "HUMAN_TOPIC",
+    "INCIDENT_QUEUE",
+    "INCIDENT_WORKFLOW",
+    "alert_resolved",
+    "handle_incident",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +151,9 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
             notes,
         )
         return "stop"
+    if remediation.continue_on_failure:
+        await _record(incident_id, "plan", f"{remediation.name} failed; continuing (continueOnFailure)")
+        return "skipped"
     await _escalate(incident_id, f"{remediation.name} failed; the plan stops here", notes)
     return "stop"
 
@@ -474,6 +484,46 @@ async def _escalate_flag(incident_id: str, reason: str, notes: _Notes) -> None:
     if await _mark_escalated(incident_id, reason):
         for target in notes.escalation_targets():
             await notes.send("escalated", target, "escalated", reason, state="awaiting_approval")
+
+
+# -- the alert resolved -------------------------------------------------------------------------
+
+
+ALERT_RESOLVED_WORKFLOW = "handrail.alert_resolved"
+
+
+@DBOS.workflow(name=ALERT_RESOLVED_WORKFLOW)
+async def alert_resolved(incident_id: str) -> bool:
+    """The runbook asked to close with its alert: verify every diagnostic; healthy → resolved."""
+    details = await _unacknowledged_or_open(incident_id)
+    if details is None:
+        return False
+    runbook = Runbook.model_validate(details["runbook"])
+    if not await _check(incident_id, [d.id for d in runbook.diagnostics]):
+        await _record(incident_id, "alert", "the alert resolved but the diagnostics are not healthy; staying open")
+        return False
+    if not await _transition(incident_id, IncidentState.RESOLVED, "the alert resolved and verification is healthy"):
+        return False
+    await _cancel_plan(incident_id)
+    notes = _Notes(incident_id, runbook, prefix="alert")
+    await notes.send(
+        "resolved", runbook.escalation.primary, "resolved", "The alert resolved; verified healthy.", state="resolved"
+    )
+    return True
+
+
+@DBOS.step(name="handrail.open_incident")
+async def _unacknowledged_or_open(incident_id: str) -> dict[str, Any] | None:
+    record = current().store.get(incident_id)
+    if record is None or not record.is_open:
+        return None
+    return {"runbook": dict(record.runbook)}
+
+
+@DBOS.step(name="handrail.cancel_plan")
+async def _cancel_plan(incident_id: str) -> None:
+    for workflow_id in (incident_id, f"{incident_id}:escalation"):
+        await DBOS.cancel_workflow_async(workflow_id)
 
 
 # -- escalation timer ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from dbos import DBOSClient
 
-from handrail.engine.incident import HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
+from handrail.engine.incident import ALERT_RESOLVED_WORKFLOW, HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
 from handrail.errors import IncidentError
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import IncidentRecord, IncidentState, NewIncident, SqlIncidentStore
@@ -77,6 +77,21 @@ class IncidentService:
             self.client.enqueue_in_transaction(connection, options, incident_id)
 
         return self.store.open_or_join(new, on_open=enqueue)
+
+    def alert_resolved(self, dedup_key: str, *, source: str) -> IncidentRecord | None:
+        """The alert behind an open incident resolved: record it; verify and close if the runbook asks."""
+        incident = self.store.find_open_by_dedup_key(dedup_key)
+        if incident is None:
+            return None
+        self.store.record(incident.id, "alert", f"the alert resolved ({source})", actor=source)
+        if Runbook.model_validate(incident.runbook).resolve_when_alert_resolves:
+            options: Any = {
+                "workflow_name": ALERT_RESOLVED_WORKFLOW,
+                "queue_name": INCIDENT_QUEUE,
+                "workflow_id": f"{incident.id}:alert-resolved",
+            }
+            self.client.enqueue(options, incident.id)
+        return incident
 
     # -- people -------------------------------------------------------------------------------
 

@@ -180,6 +180,8 @@ class Remediation(StrictModel):
     instructions: str | None = None
     requires_approval: bool = False
     verify: Verify | None = None
+    continue_on_failure: bool = False
+    """When the action fails, go on with the plan instead of stopping and escalating."""
 
 
 class Escalation(StrictModel):
@@ -204,6 +206,8 @@ class Runbook(StrictModel):
     decision_tree: list[Decision]
     remediations: list[Remediation]
     escalation: Escalation
+    resolve_when_alert_resolves: bool = False
+    """When the alert that opened the incident resolves, verify and (if healthy) resolve the incident."""
 
     def diagnostic(self, diagnostic_id: str) -> Diagnostic | None:
         return next((d for d in self.diagnostics if d.id == diagnostic_id), None)

@@ -139,6 +139,15 @@ class SqlIncidentStore:
             self._event(connection, incident_id, now, "joined", message, new.triggered_by, {"labels": dict(new.labels)})
             return self._get(connection, incident_id)
 
+    def find_open_by_dedup_key(self, dedup_key: str) -> IncidentRecord | None:
+        with self.engine.connect() as connection:
+            row = (
+                connection.execute(sa.select(INCIDENTS).where(INCIDENTS.c.dedup_key == dedup_key, INCIDENTS.c.is_open))
+                .mappings()
+                .first()
+            )
+            return _incident(row) if row is not None else None
+
     def get(self, incident_id: str) -> IncidentRecord | None:
         with self.engine.connect() as connection:
             return self._get(connection, incident_id)

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from handrail.store import ActionStatus, IncidentState, NewIncident, SqlIncidentStore, create_engine
+from handrail.store.incidents import plain_json
+
+RUNBOOK = {"id": "r", "name": "R", "severity": "P2", "service": "svc"}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqlIncidentStore:
+    store = SqlIncidentStore(create_engine(f"sqlite:///{tmp_path / 's.db'}"))
+    store.migrate()
+    return store
+
+
+def new(incident_id: str, key: str = "k") -> NewIncident:
+    return NewIncident(incident_id, RUNBOOK, key, "manual", "tester", {"pod": "a"}, {}, False)
+
+
+def test_migrations_are_idempotent_and_recorded(store: SqlIncidentStore) -> None:
+    store.migrate()
+    with store.engine.connect() as connection:
+        version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
+    assert version == "0001"
+
+
+def test_open_then_join_then_reopen_after_close(store: SqlIncidentStore) -> None:
+    first, opened = store.open_or_join(new("INC-1"))
+    assert opened
+    joined, opened_again = store.open_or_join(new("INC-2"))
+    assert (joined.id, opened_again, joined.joins) == ("INC-1", False, 1)
+    store.transition("INC-1", IncidentState.RESOLVED, "done")
+    reopened, opened_third = store.open_or_join(new("INC-3"))
+    assert (reopened.id, opened_third) == ("INC-3", True)
+    assert first.created_at.tzinfo is UTC
+
+
+def test_closed_incidents_refuse_transitions(store: SqlIncidentStore) -> None:
+    store.open_or_join(new("INC-1"))
+    assert store.transition("INC-1", IncidentState.CANCELLED, "stop") is not None
+    assert store.transition("INC-1", IncidentState.REMEDIATING, "late") is None
+    record = store.get("INC-1")
+    assert record is not None
+    assert record.state is IncidentState.CANCELLED
+    assert record.closed_at is not None
+
+
+def test_first_acknowledgement_wins(store: SqlIncidentStore) -> None:
+    store.open_or_join(new("INC-1"))
+    assert store.acknowledge("INC-1", "ann")
+    assert store.acknowledge("INC-1", "ben")
+    record = store.get("INC-1")
+    assert record is not None
+    assert record.acknowledged_by == "ann"
+    assert [e.message for e in store.timeline("INC-1") if e.kind == "ack"] == [
+        "acknowledged by ann",
+        "ben acknowledged again",
+    ]
+    assert not store.acknowledge("INC-404", "ann")
+
+
+def test_an_action_is_claimed_once(store: SqlIncidentStore) -> None:
+    store.open_or_join(new("INC-1"))
+    first = store.record_intent(
+        "INC-1:fix:1",
+        incident_id="INC-1",
+        remediation_id="fix",
+        attempt=1,
+        action_type="run_script",
+        description="echo",
+    )
+    again = store.record_intent(
+        "INC-1:fix:1",
+        incident_id="INC-1",
+        remediation_id="fix",
+        attempt=1,
+        action_type="run_script",
+        description="changed",
+    )
+    assert first.status is again.status is ActionStatus.PENDING
+    assert again.description == "echo"
+    assert store.try_claim_action("INC-1:fix:1")
+    assert not store.try_claim_action("INC-1:fix:1")
+    done = store.finish_action("INC-1:fix:1", ActionStatus.SUCCEEDED, "exit 0", "x" * 100_000)
+    assert done.status is ActionStatus.SUCCEEDED
+    assert len(done.output or "") == 65536
+
+
+def test_naive_datetimes_are_refused() -> None:
+    store = SqlIncidentStore(create_engine("sqlite://"), clock=lambda: datetime(2026, 1, 1))
+    store.migrate()
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        store.open_or_join(new("INC-1"))
+
+
+def test_timeline_data_is_plain_json() -> None:
+    assert plain_json({"a": float("nan"), "b": [float("inf"), 1.5], "c": datetime(2026, 1, 1, tzinfo=UTC)}) == {
+        "a": None,
+        "b": [None, 1.5],
+        "c": "2026-01-01 00:00:00+00:00",
+    }
