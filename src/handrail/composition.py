@@ -17,6 +17,7 @@ from handrail.actions.notify import NotifyAction
 from handrail.actions.run_script import RunScriptAction
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
+from handrail.engine.safety import AllowList, SafetyPolicy
 from handrail.engine.service import IncidentService
 from handrail.engine.worker import Worker
 from handrail.errors import NotifyError
@@ -26,7 +27,15 @@ from handrail.notify.webhook import WebhookNotifier
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
 
-__all__ = ["create_notifiers", "create_runtime", "create_worker", "open_service", "open_store"]
+__all__ = [
+    "create_actions",
+    "create_notifiers",
+    "create_runtime",
+    "create_worker",
+    "open_service",
+    "open_store",
+    "safety_policy",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +94,18 @@ def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime
         notifiers=notifiers,
         minute_seconds=settings.engine.minute_seconds,
         assessment_deadline=settings.assessment_deadline,
+        safety=safety_policy(settings),
+    )
+
+
+def safety_policy(settings: Settings) -> SafetyPolicy:
+    rails = settings.safety
+    allow = rails.allow
+    return SafetyPolicy(
+        cooldown_minutes=rails.cooldown_minutes,
+        rate_actions=rails.rate_limit.actions,
+        rate_minutes=rails.rate_limit.per_minutes,
+        allow=AllowList(allow.namespaces, allow.databases, allow.commands, allow.caches),
     )
 
 

@@ -18,12 +18,20 @@ from handrail.diagnostics.base import HttpConnection
 from handrail.errors import RunbookError, SettingsError
 from handrail.notify.webhook import WebhookNotifierConfig
 from handrail.runbook.load import validation_problems
-from handrail.runbook.model import StrictModel
+from handrail.runbook.model import RateLimit, StrictModel
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath, read_document
 from handrail.sql import DatabaseConnection
 
-__all__ = ["DEFAULT_CONFIG", "EngineSettings", "NotifierSettings", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "AllowList",
+    "EngineSettings",
+    "NotifierSettings",
+    "SafetySettings",
+    "Settings",
+    "load_settings",
+]
 
 DEFAULT_CONFIG = Path("handrail.yaml")
 _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -38,6 +46,24 @@ class EngineSettings(StrictModel):
     """Incidents one worker carries at once."""
     executor_id: str | None = None
     """This worker's name in DBOS (its pending incidents are recovered under it); default `local`."""
+
+
+class AllowList(StrictModel):
+    """What automation may touch at all; a list that is not given allows anything of its kind."""
+
+    namespaces: list[str] | None = None
+    databases: list[str] | None = None
+    commands: list[str] | None = None
+    """Programs (argv[0]); shell scripts count as `sh`."""
+    caches: list[str] | None = None
+
+
+class SafetySettings(StrictModel):
+    """Safety rails for every automated action; a runbook's `safety` overrides the first two."""
+
+    cooldown_minutes: float = Field(default=10.0, ge=0)
+    rate_limit: RateLimit = Field(default_factory=lambda: RateLimit.model_validate({"actions": 3, "perMinutes": 10}))
+    allow: AllowList = Field(default_factory=AllowList)
 
 
 class NotifierSettings(StrictModel):
@@ -66,6 +92,7 @@ class Settings(StrictModel):
     """Where incidents and the engine's workflows live: SQLite by default, a postgresql:// URL in production."""
     engine: EngineSettings = Field(default_factory=EngineSettings)
     notifiers: NotifierSettings = Field(default_factory=NotifierSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
 
 
 def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:

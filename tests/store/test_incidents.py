@@ -27,7 +27,34 @@ def test_migrations_are_idempotent_and_recorded(store: SqlIncidentStore) -> None
     store.migrate()
     with store.engine.connect() as connection:
         version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
-    assert version == "0001"
+    assert version == "0002"
+
+
+def test_a_database_from_an_older_version_upgrades_in_place(tmp_path: Path) -> None:
+    old = SqlIncidentStore(create_engine(f"sqlite:///{tmp_path / 'old.db'}"))
+    old.migrate("0001")
+    with old.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO handrail_incidents (id, runbook_id, title, severity, service, runbook, state, is_open,"
+                " dedup_key, trigger_type, triggered_by, labels, annotations, dry_run, plan, escalated, created_at,"
+                " updated_at, joins) VALUES ('INC-OLD', 'r', 'R', 'P2', 'svc', '{}', 'resolved', 0, 'k', 'manual',"
+                " 'me', '{}', '{}', 0, '[]', 0, '2025-01-01 00:00:00', '2025-01-01 00:00:00', 0)"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO handrail_action_runs (key, incident_id, remediation_id, attempt, action_type, description,"
+                " status, created_at) VALUES ('INC-OLD:fix:1', 'INC-OLD', 'fix', 1, 'run_script', 'echo', 'succeeded',"
+                " '2025-01-01 00:00:00')"
+            )
+        )
+    old.migrate()
+    run = old.action_run("INC-OLD:fix:1")
+    assert (run.status, run.target, run.approved_by) == (ActionStatus.SUCCEEDED, "", None)
+    record = old.get("INC-OLD")
+    assert record is not None
+    assert record.state is IncidentState.RESOLVED
 
 
 def test_open_then_join_then_reopen_after_close(store: SqlIncidentStore) -> None:
@@ -85,8 +112,9 @@ def test_an_action_is_claimed_once(store: SqlIncidentStore) -> None:
     )
     assert first.status is again.status is ActionStatus.PENDING
     assert again.description == "echo"
-    assert store.try_claim_action("INC-1:fix:1")
-    assert not store.try_claim_action("INC-1:fix:1")
+    rails = {"service": "svc", "cooldown": 0, "rate_window": 60, "rate_limit": 0}
+    assert store.claim_with_rails("INC-1:fix:1", **rails) is None
+    assert store.claim_with_rails("INC-1:fix:1", **rails) == "already running"
     done = store.finish_action("INC-1:fix:1", ActionStatus.SUCCEEDED, "exit 0", "x" * 100_000)
     assert done.status is ActionStatus.SUCCEEDED
     assert len(done.output or "") == 65536

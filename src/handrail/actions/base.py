@@ -17,7 +17,7 @@ from pydantic import model_validator
 
 from handrail.runbook.model import StrictModel
 
-__all__ = ["Action", "ActionContext", "ActionOutcome", "ActionParams", "KubernetesTarget"]
+__all__ = ["Action", "ActionContext", "ActionOutcome", "ActionParams", "ActionScope", "KubernetesTarget"]
 
 
 class ActionParams(StrictModel):
@@ -66,6 +66,26 @@ class ActionOutcome:
     """Captured output (capped), for the timeline and the post-incident report."""
 
 
+@dataclass(frozen=True, slots=True)
+class ActionScope:
+    """What an action touches, templates resolved: for cooldowns, allow-lists and the record.
+
+    `target` identifies the thing acted on across incidents, e.g.
+    `kubernetes:production/deployment/payment-service`, `sql:payments`, `redis:sessions/0`,
+    `command:systemctl`; the same action type on the same target is what a cooldown counts.
+    """
+
+    target: str
+    namespace: str | None = None
+    """The Kubernetes namespace, for the `namespaces` allow-list."""
+    database: str | None = None
+    """The database connection name, for the `databases` allow-list."""
+    command: str | None = None
+    """The program run (argv[0], or `sh` for a shell script), for the `commands` allow-list."""
+    cache: str | None = None
+    """The cache connection name, for the `caches` allow-list."""
+
+
 P_contra = TypeVar("P_contra", bound=ActionParams, contravariant=True)
 
 
@@ -77,6 +97,14 @@ class Action(Protocol[P_contra]):
 
         Raises:
             ActionError: the action cannot be described (a template that cannot be rendered safely).
+        """
+        ...
+
+    def scope(self, params: P_contra, context: ActionContext) -> ActionScope:
+        """What this run would touch, with templates resolved.
+
+        Raises:
+            ActionError: a template cannot be rendered safely.
         """
         ...
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import Field
 
-from handrail.actions.base import ActionContext, ActionOutcome, ActionParams
+from handrail.actions.base import ActionContext, ActionOutcome, ActionParams, ActionScope
 from handrail.errors import ActionError, NotifyError, TemplateError
 from handrail.runbook.template import render_text
 
@@ -35,6 +35,10 @@ class NotifyAction:
         """`notify #payments: <the message, rendered>`."""
         target, text = _render(params, context)
         return f"notify {target}: {text}"
+
+    def scope(self, params: NotifyParams, context: ActionContext) -> ActionScope:
+        target, _ = _render(params, context)
+        return ActionScope(target=f"notify:{target}")
 
     async def execute(self, params: NotifyParams, context: ActionContext) -> ActionOutcome:
         """Send the rendered message to the channel (or the context's default channel) once."""

@@ -26,13 +26,14 @@ import shlex
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from pydantic import Field, model_validator
 from sqlalchemy import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from handrail.actions.base import ActionContext, ActionOutcome, ActionParams
+from handrail.actions.base import ActionContext, ActionOutcome, ActionParams, ActionScope
 from handrail.errors import ActionError, TemplateError
 from handrail.process import (
     KILL_GRACE,
@@ -44,7 +45,7 @@ from handrail.process import (
     run_process,
 )
 from handrail.runbook.model import Duration
-from handrail.runbook.template import SqlStatement, render_argv, render_shell, render_sql
+from handrail.runbook.template import SqlStatement, render_argv, render_shell, render_sql, render_text
 from handrail.sql import (
     BUDGET_SHARE,
     Database,
@@ -126,6 +127,17 @@ class RunScriptAction:
             return "\n".join([statement.sql.rstrip(), *binds, f"-- on database {name}"])
         argv, env = _command(params, context)
         return "\n".join([shlex.join(argv), *(f"{key}={shlex.quote(value)}" for key, value in env.items())])
+
+    def scope(self, params: RunScriptParams, context: ActionContext) -> ActionScope:
+        """SQL touches its database; a shell script is `sh` (its contents are opaque); argv is its program."""
+        if params.sql is not None:
+            name = render_text(params.database or "", context.template) if params.database else ""
+            return ActionScope(target=f"sql:{name}", database=name)
+        if params.shell is not None:
+            return ActionScope(target="command:sh", command="sh")
+        argv, _ = _command(params, context)
+        program = Path(argv[0]).name
+        return ActionScope(target=f"command:{program}", command=program)
 
     async def execute(self, params: RunScriptParams, context: ActionContext) -> ActionOutcome:
         """Run the script once within the shorter of its `timeout` and the step's."""

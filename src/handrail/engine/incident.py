@@ -136,11 +136,17 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
             return "closed"
         if decision["kind"] == "reject":
             return "skipped"
+        approved_by = f"{decision['actor']}" + (f" ({decision['reason']})" if decision.get("reason") else "")
+    else:
+        approved_by = "automatic: the runbook does not require approval"
     if not await _transition(incident_id, IncidentState.REMEDIATING, f"running {remediation.name}"):
         return "closed"
-    status = await _run_action(incident_id, remediation.id, 1)
+    status = await _run_action(incident_id, remediation.id, 1, approved_by)
     if status in (ActionStatus.SUCCEEDED, ActionStatus.DRY_RUN):
         return "performed"
+    if status == ActionStatus.BLOCKED:
+        await _escalate(incident_id, f"{remediation.name} was blocked by a safety rail; people take over", notes)
+        return "stop"
     if status == ActionStatus.OUTCOME_UNKNOWN:
         healthy = await _check(incident_id, [d.id for d in runbook.diagnostics])
         state = "healthy" if healthy else "not healthy"
@@ -388,9 +394,10 @@ async def _describe(incident_id: str, remediation_id: str) -> str:
 
 
 @DBOS.step(name="handrail.run_action")
-async def _run_action(incident_id: str, remediation_id: str, attempt: int) -> ActionStatus:
-    """Run an action at most once: intent first, then claim, then execute, then the outcome."""
-    store = current().store
+async def _run_action(incident_id: str, remediation_id: str, attempt: int, approved_by: str) -> ActionStatus:
+    """Run an action at most once: intent first, then the rails and the claim, then execute, then the outcome."""
+    runtime = current()
+    store = runtime.store
     try:
         action, params, context, action_type = _action_setup(incident_id, remediation_id, attempt)
     except ActionError as exc:
@@ -408,9 +415,13 @@ async def _run_action(incident_id: str, remediation_id: str, attempt: int) -> Ac
         return ActionStatus.FAILED
     try:
         description = str(action.describe(params, context))
+        scope = action.scope(params, context)
     except ActionError as exc:
-        description = f"(cannot be described: {exc})"
+        description, scope = f"(cannot be described: {exc})", None
     key = context.idempotency_key
+    record = store.get(incident_id)
+    assert record is not None
+    runbook = Runbook.model_validate(record.runbook)
     run = store.record_intent(
         key,
         incident_id=incident_id,
@@ -418,6 +429,10 @@ async def _run_action(incident_id: str, remediation_id: str, attempt: int) -> Ac
         attempt=attempt,
         action_type=action_type,
         description=description,
+        target=scope.target if scope else "",
+        service=runbook.service,
+        approved_by=approved_by,
+        params=params.model_dump(mode="json", by_alias=True, exclude_none=True),
     )
     if run.status is ActionStatus.RUNNING:
         message = "started but never reported: the engine stopped during it; not run again"
@@ -431,8 +446,7 @@ async def _run_action(incident_id: str, remediation_id: str, attempt: int) -> Ac
         return ActionStatus.OUTCOME_UNKNOWN
     if run.status is not ActionStatus.PENDING:
         return run.status  # finished before the crash; the checkpoint was all that was missing
-    record = store.get(incident_id)
-    if record is not None and record.dry_run:
+    if record.dry_run:
         store.finish_action(key, ActionStatus.DRY_RUN, f"dry run: would run {description}")
         store.record(
             incident_id,
@@ -441,9 +455,36 @@ async def _run_action(incident_id: str, remediation_id: str, attempt: int) -> Ac
             data={"key": key, "status": ActionStatus.DRY_RUN.value, "description": description},
         )
         return ActionStatus.DRY_RUN
-    if not store.try_claim_action(key):
-        return store.action_run(key).status
-    store.record(incident_id, "action", f"{remediation_id}: running — {description}", data={"key": key})
+    if scope is None:
+        store.finish_action(key, ActionStatus.FAILED, description)
+        store.record(incident_id, "action", f"{remediation_id}: failed — {description}", data={"key": key})
+        return ActionStatus.FAILED
+    policy = runtime.safety.for_runbook(runbook)
+    minute = runtime.minute_seconds
+    blocked = policy.allow.refusal(scope) or store.claim_with_rails(
+        key,
+        service=runbook.service,
+        cooldown=policy.cooldown_minutes * minute,
+        rate_window=policy.rate_minutes * minute,
+        rate_limit=policy.rate_actions,
+    )
+    if blocked is not None:
+        if store.action_run(key).status is not ActionStatus.PENDING:
+            return store.action_run(key).status
+        store.finish_action(key, ActionStatus.BLOCKED, blocked)
+        store.record(
+            incident_id,
+            "action",
+            f"{remediation_id}: blocked — {blocked}",
+            data={"key": key, "status": ActionStatus.BLOCKED.value, "target": scope.target},
+        )
+        return ActionStatus.BLOCKED
+    store.record(
+        incident_id,
+        "action",
+        f"{remediation_id}: running — {description} (approved: {approved_by})",
+        data={"key": key, "target": scope.target},
+    )
     try:
         outcome = await action.execute(params, context)
     except ActionError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 from handrail.actions.base import Action
 from handrail.diagnostics.base import Probe
+from handrail.engine.safety import SafetyPolicy
 from handrail.notify.base import Notifier
 from handrail.store import SqlIncidentStore
 
@@ -29,6 +30,7 @@ class EngineRuntime:
     minute_seconds: float = 60.0
     """How long a runbook minute lasts (escalateAfterMinutes); shortened for tests and game days."""
     assessment_deadline: float = 120.0
+    safety: SafetyPolicy = field(default_factory=SafetyPolicy)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def notifier(self, name: str) -> Notifier | None:

@@ -23,8 +23,10 @@ __all__ = [
     "Duration",
     "Escalation",
     "Interpret",
+    "RateLimit",
     "Remediation",
     "Runbook",
+    "Safety",
     "StrictModel",
     "Trigger",
     "Verify",
@@ -192,6 +194,21 @@ class Escalation(StrictModel):
     escalate_after_minutes: Annotated[float, Field(gt=0)] = 30.0
 
 
+class RateLimit(StrictModel):
+    """At most `actions` automated actions per `perMinutes` for one service, across all incidents."""
+
+    actions: int = Field(gt=0)
+    per_minutes: Annotated[float, Field(gt=0)]
+
+
+class Safety(StrictModel):
+    """Safety rails for this runbook's automated actions (each unset one falls back to the settings)."""
+
+    cooldown_minutes: Annotated[float, Field(ge=0)] | None = None
+    """The same action on the same target does not run again within this many minutes (0 turns it off)."""
+    rate_limit: RateLimit | None = None
+
+
 class Runbook(StrictModel):
     """One runbook: triggers, diagnostics, a decision tree, remediations and an escalation policy."""
 
@@ -206,6 +223,8 @@ class Runbook(StrictModel):
     decision_tree: list[Decision]
     remediations: list[Remediation]
     escalation: Escalation
+    safety: Safety | None = None
+    """*Addition*: per-runbook safety rails (cooldown, rate limit); see docs/safety.md."""
     resolve_when_alert_resolves: bool = False
     """When the alert that opened the incident resolves, verify and (if healthy) resolve the incident."""
 

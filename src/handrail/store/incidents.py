@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,13 @@ class SqlIncidentStore:
 
     # -- schema -------------------------------------------------------------------------------
 
-    def migrate(self) -> None:
+    def migrate(self, revision: str = "head") -> None:
         """Create or upgrade our tables in place (Alembic); safe to run on every start."""
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
     # -- incidents ----------------------------------------------------------------------------
 
@@ -296,7 +296,18 @@ class SqlIncidentStore:
     # -- action runs --------------------------------------------------------------------------
 
     def record_intent(
-        self, key: str, *, incident_id: str, remediation_id: str, attempt: int, action_type: str, description: str
+        self,
+        key: str,
+        *,
+        incident_id: str,
+        remediation_id: str,
+        attempt: int,
+        action_type: str,
+        description: str,
+        target: str = "",
+        service: str = "",
+        approved_by: str | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> ActionRun:
         """Write down that the action is about to run (once per key); returns the run as it stands."""
         now = self._clock()
@@ -313,21 +324,80 @@ class SqlIncidentStore:
                         description=description,
                         status=ActionStatus.PENDING.value,
                         created_at=now,
+                        target=target,
+                        service=service,
+                        approved_by=approved_by,
+                        params=plain_json(params) if params is not None else None,
                     )
                 )
             return self._action(connection, key)
 
-    def try_claim_action(self, key: str) -> bool:
-        """True when this call moved the run from pending to running (so this caller may execute it)."""
+    def claim_with_rails(
+        self, key: str, *, service: str, cooldown: float, rate_window: float, rate_limit: int
+    ) -> str | None:
+        """Claim a pending run unless a rail blocks it; the reason it is blocked, or None when claimed.
+
+        In one transaction that serialises claims for the same service: no other run on the same
+        target started within `cooldown` seconds (any incident), and fewer than `rate_limit` runs
+        for the same service started within `rate_window` seconds (the circuit breaker).
+        """
         now = self._clock()
+        started = [
+            ActionStatus.RUNNING.value,
+            ActionStatus.SUCCEEDED.value,
+            ActionStatus.FAILED.value,
+            ActionStatus.OUTCOME_UNKNOWN.value,
+        ]
         with self.engine.begin() as connection:
-            return bool(
-                connection.execute(
-                    sa.update(ACTION_RUNS)
-                    .where(ACTION_RUNS.c.key == key, ACTION_RUNS.c.status == ActionStatus.PENDING.value)
-                    .values(status=ActionStatus.RUNNING.value, started_at=now)
-                ).rowcount
+            self._serialise(connection, service)
+            run = self._action(connection, key)
+            if run.status is not ActionStatus.PENDING:
+                return f"already {run.status.value}"
+            if cooldown > 0 and run.target:
+                recent = connection.execute(
+                    sa.select(ACTION_RUNS.c.incident_id, ACTION_RUNS.c.started_at)
+                    .where(
+                        ACTION_RUNS.c.target == run.target,
+                        ACTION_RUNS.c.key != key,
+                        ACTION_RUNS.c.status.in_(started),
+                        ACTION_RUNS.c.started_at >= now - timedelta(seconds=cooldown),
+                    )
+                    .order_by(ACTION_RUNS.c.started_at.desc())
+                ).first()
+                if recent is not None:
+                    return (
+                        f"cooldown: {run.target} was acted on at {recent.started_at:%H:%M:%S} UTC"
+                        f" (incident {recent.incident_id}); not again within {cooldown / 60:g} minutes"
+                    )
+            if rate_limit > 0 and run.service:
+                count = connection.execute(
+                    sa.select(sa.func.count())
+                    .select_from(ACTION_RUNS)
+                    .where(
+                        ACTION_RUNS.c.service == run.service,
+                        ACTION_RUNS.c.status.in_(started),
+                        ACTION_RUNS.c.started_at >= now - timedelta(seconds=rate_window),
+                    )
+                ).scalar_one()
+                if count >= rate_limit:
+                    return (
+                        f"circuit breaker open for service {run.service}: {count} automated actions in the last"
+                        f" {rate_window / 60:g} minutes (limit {rate_limit}); automation stops, people take over"
+                    )
+            connection.execute(
+                sa.update(ACTION_RUNS)
+                .where(ACTION_RUNS.c.key == key, ACTION_RUNS.c.status == ActionStatus.PENDING.value)
+                .values(status=ActionStatus.RUNNING.value, started_at=now)
             )
+        return None
+
+    def _serialise(self, connection: sa.Connection, service: str) -> None:
+        """Make rail checks for one service take turns (a write lock on SQLite, an advisory lock on PostgreSQL)."""
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"handrail:{service}"))))
+        else:
+            # the first write takes SQLite's database lock until commit, before anything is read
+            connection.execute(sa.update(ACTION_RUNS).where(sa.false()).values(status=ACTION_RUNS.c.status))
 
     def finish_action(self, key: str, status: ActionStatus, message: str, output: str = "") -> ActionRun:
         with self.engine.begin() as connection:
@@ -421,4 +491,8 @@ def _action_run(row: Any) -> ActionRun:
         created_at=row["created_at"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
+        target=row["target"],
+        service=row["service"],
+        approved_by=row["approved_by"],
+        params=row["params"],
     )

@@ -37,6 +37,8 @@ class ActionStatus(enum.StrEnum):
     OUTCOME_UNKNOWN = "outcome_unknown"
     """It started and never reported (a crash): verified, then handed to a person; never re-run."""
     DRY_RUN = "dry_run"
+    BLOCKED = "blocked"
+    """A safety rail stopped it before it started: a cooldown, the circuit breaker, or an allow-list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +111,13 @@ class ActionRun:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    target: str = ""
+    service: str = ""
+    approved_by: str | None = None
+    params: Mapping[str, Any] | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

@@ -105,4 +105,8 @@ ACTION_RUNS = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("started_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
+    sa.Column("target", sa.String(512), nullable=False, server_default=""),
+    sa.Column("service", sa.String(256), nullable=False, server_default=""),
+    sa.Column("approved_by", sa.String(256)),
+    sa.Column("params", sa.JSON),
 )
