@@ -13,8 +13,12 @@ from typing import Any
 from dbos import DBOS, DBOSClient
 
 from handrail.actions.base import Action
+from handrail.actions.flush_cache import FlushCacheAction
 from handrail.actions.notify import NotifyAction
+from handrail.actions.restart_service import RestartServiceAction
+from handrail.actions.rollback import RollbackAction
 from handrail.actions.run_script import RunScriptAction
+from handrail.actions.scale_up import ScaleUpAction
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
 from handrail.engine.safety import AllowList, SafetyPolicy
@@ -72,7 +76,7 @@ def create_notifiers(settings: Settings) -> list[Notifier]:
 
 
 def create_actions(settings: Settings, notifiers: Sequence[Notifier]) -> dict[str, Action[Any]]:
-    """One action per type implemented so far; the others arrive with the remediation-actions issue."""
+    """One action per type; the worker closes them with `aclose()` when it stops."""
 
     async def send(target: str, text: str) -> None:
         chosen = [n for n in notifiers if n.accepts(target)]
@@ -82,7 +86,14 @@ def create_actions(settings: Settings, notifiers: Sequence[Notifier]) -> dict[st
         for notifier in chosen:
             await notifier.send(note)
 
-    return {"run_script": RunScriptAction(settings.databases), "notify": NotifyAction(send)}
+    return {
+        "run_script": RunScriptAction(settings.databases),
+        "notify": NotifyAction(send),
+        "flush_cache": FlushCacheAction(settings.caches),
+        "restart_service": RestartServiceAction(settings.kubernetes),
+        "scale_up": ScaleUpAction(settings.kubernetes),
+        "rollback": RollbackAction(settings.kubernetes),
+    }
 
 
 def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime:

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from handrail.actions.flush_cache import CacheConnection
+from handrail.actions.kubernetes import KubernetesConnection
 from handrail.diagnostics.base import HttpConnection
 from handrail.errors import RunbookError, SettingsError
 from handrail.notify.webhook import WebhookNotifierConfig
@@ -85,6 +87,10 @@ class Settings(StrictModel):
     loki: dict[str, HttpConnection] = Field(default_factory=dict)
     """Loki servers by name, for `log_search` with `backend: loki` (default: `default`, or LOKI_URL)."""
     databases: dict[str, DatabaseConnection] = Field(default_factory=dict)
+    caches: dict[str, CacheConnection] = Field(default_factory=dict)
+    kubernetes: KubernetesConnection | None = None
+    """How to reach the cluster for restart_service, scale_up and rollback (kubeconfig or in-cluster)."""
+    """Cache connections by name, for `flush_cache` (redis://, rediss://, memcached://)."""
     """Database connections by name, for `database_query` (and later `run_script` SQL)."""
     assessment_deadline: float = Field(default=120.0, gt=0)
     """Seconds the whole assessment may take, whatever the steps' own timeouts."""

@@ -57,7 +57,7 @@ def prefix() -> str:
 
 @pytest.fixture
 async def db() -> AsyncIterator[Any]:
-    """`db(n)`: a plain client on db n of the shared server; every key under `hr-test-` it wrote is removed afterwards."""
+    """`db(n)`: a plain client on db n of the shared server; keys under `hr-test-` are removed afterwards."""
     clients: dict[int, redis.Redis] = {}
 
     def open_db(number: int) -> redis.Redis:
@@ -116,8 +116,8 @@ async def test_flushdb_empties_only_its_db_and_reports_how_many_keys_it_held(
     await fill(other, [f"{prefix}kept"])
     held = int(await target.dbsize())
     before = await command_calls(target)
-    # the URL says db 0; the params' db wins
-    action = action_for({"sessions": cache(f"{REDIS}/0")})
+    # the URL names the other db; the params' db wins (and the other db is the one that must survive)
+    action = action_for({"sessions": cache(f"{REDIS}/{OTHER_DB}")})
 
     outcome = await action.execute(params(connection="sessions", db=FLUSH_DB), context())
 
@@ -127,7 +127,6 @@ async def test_flushdb_empties_only_its_db_and_reports_how_many_keys_it_held(
     assert "FLUSHDB ASYNC: OK" in outcome.output
     assert await target.dbsize() == 0
     assert await remaining(other, prefix) == {f"{prefix}kept"}
-    assert await remaining(db(0), prefix) == set()
     assert delta(before, after, "flushdb") >= 1
     assert delta(before, after, "flushall") == 0
 
@@ -209,7 +208,10 @@ async def test_max_keys_stops_early_and_says_so(db: Any, action_for: Any, prefix
 
     # ok: the limit is the rail working; a failed outcome would invite a retry and 12 more keys
     assert outcome.ok, outcome
-    assert outcome.message == f"unlinked 12 keys matching '{prefix}session:*' (stopped at the limit of 12; more may remain)"
+    assert (
+        outcome.message
+        == f"unlinked 12 keys matching '{prefix}session:*' (stopped at the limit of 12; more may remain)"
+    )
     assert "stopped at the limit of 12 keys (max_keys); more may remain" in outcome.output
     assert len(await remaining(client, prefix)) == 18
 
@@ -344,6 +346,48 @@ async def test_a_server_that_requires_a_password_checks_it(
     assert password not in outcome.message + outcome.output
 
 
+DOCUMENTED_ACL = "+hello +client|setname +select +dbsize +flushdb +scan +unlink"
+"""What docs/actions/flush_cache.md says the Redis user needs."""
+
+
+@pytest.mark.parametrize(
+    ("rules", "ok"),
+    [
+        pytest.param(DOCUMENTED_ACL, True, id="documented-acl"),
+        pytest.param(DOCUMENTED_ACL.replace(" +unlink", "").replace(" +flushdb", ""), False, id="no-unlink-flushdb"),
+    ],
+)
+async def test_an_acl_user_needs_only_the_documented_commands(
+    private_redis: int, action_for: Any, prefix: str, rules: str, ok: bool
+) -> None:
+    admin = redis.Redis(port=private_redis, password=PASSWORD, db=2)
+    user = f"handrail-{uuid.uuid4().hex[:8]}"
+    try:
+        await admin.execute_command(
+            "ACL", "SETUSER", user, "on", ">user-pw", "~*", "resetchannels", "-@all", *rules.split()
+        )
+        await fill(admin, [f"{prefix}a:1", f"{prefix}a:2", f"{prefix}b:1"])
+        action = action_for({"c": cache(f"redis://{user}:user-pw@127.0.0.1:{private_redis}/2")})
+
+        by_pattern = await action.execute(params(connection="c", pattern=f"{prefix}a:*"), context())
+        whole_db = await action.execute(params(connection="c"), context())
+
+        assert (by_pattern.ok, whole_db.ok) == (ok, ok), (by_pattern, whole_db)
+        if ok:
+            assert by_pattern.message == f"unlinked 2 keys matching '{prefix}a:*'"
+            assert whole_db.message == "flushed db 2 (it held 1 key)"
+        else:
+            assert "no permissions to run the 'unlink' command" in by_pattern.message
+            assert "no permissions to run the 'flushdb' command" in whole_db.message
+            assert "more may remain" in by_pattern.message
+            assert await admin.dbsize() == 3
+        assert "user-pw" not in by_pattern.message + by_pattern.output + whole_db.message
+    finally:
+        await admin.execute_command("ACL", "DELUSER", user)
+        await admin.flushdb()
+        await admin.aclose()
+
+
 async def test_an_unknown_connection_is_an_action_error(action_for: Any) -> None:
     action = action_for({"sessions": cache(f"{REDIS}/0"), "pages": cache(f"{REDIS}/1")})
     with pytest.raises(ActionError, match=r"no cache connection 'nope' .*known: 'pages', 'sessions'"):
@@ -383,6 +427,13 @@ async def test_a_backend_that_does_not_match_the_url_is_an_action_error(action_f
             id="flushdb-tls-url-db",
         ),
         pytest.param(
+            "redis://app@cache.internal/1",
+            {},
+            {},
+            "FLUSHDB ASYNC on redis://app@cache.internal:6379/1 (cache 'sessions')",
+            id="flushdb-user-without-password",
+        ),
+        pytest.param(
             "redis://cache.internal:6380",
             {"pattern": "session:*"},
             {},
@@ -418,9 +469,14 @@ def test_describe_shows_the_exact_command_and_hides_the_password(
     ("url", "config", "scope"),
     [
         pytest.param(f"{REDIS}/0", {"db": 3}, ActionScope(target="redis:sessions/3", cache="sessions"), id="db"),
-        pytest.param(f"{REDIS}/5", {"pattern": "x:*"}, ActionScope(target="redis:sessions/5", cache="sessions"), id="url"),
         pytest.param(
-            "memcached://mc", {"backend": "memcached"}, ActionScope(target="memcached:sessions", cache="sessions"), id="mc"
+            f"{REDIS}/5", {"pattern": "x:*"}, ActionScope(target="redis:sessions/5", cache="sessions"), id="url"
+        ),
+        pytest.param(
+            "memcached://mc",
+            {"backend": "memcached"},
+            ActionScope(target="memcached:sessions", cache="sessions"),
+            id="mc",
         ),
     ],
 )
@@ -453,10 +509,11 @@ async def test_one_client_per_connection_and_db_is_reused_and_closed(db: Any, pr
 class MemcachedStandIn:
     """Speaks the memcached text protocol (doc/protocol.txt) for `stats` and `flush_all`; records every line."""
 
-    def __init__(self, *, flush_reply: bytes = b"OK\r\n", items: int = 3) -> None:
+    def __init__(self, *, flush_reply: bytes | None = b"OK\r\n", stats_reply: bytes | None = None) -> None:
         self.lines: list[bytes] = []
         self.flush_reply = flush_reply
-        self.items = items
+        """None: never answer flush_all."""
+        self.stats_reply = stats_reply or b"STAT pid 1\r\nSTAT curr_items 3\r\nSTAT total_items 9\r\nEND\r\n"
         self.port = 0
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -481,9 +538,10 @@ class MemcachedStandIn:
         while line := await reader.readline():
             self.lines.append(line)
             if line == b"stats\r\n":
-                writer.write(b"STAT pid 1\r\nSTAT curr_items %d\r\nSTAT total_items 9\r\nEND\r\n" % self.items)
+                writer.write(self.stats_reply)
             elif line == b"flush_all\r\n":
-                writer.write(self.flush_reply)
+                if self.flush_reply is not None:
+                    writer.write(self.flush_reply)
             else:
                 writer.write(b"ERROR\r\n")
             await writer.drain()
@@ -491,7 +549,7 @@ class MemcachedStandIn:
 
 
 async def test_memcached_sends_stats_then_flush_all_in_the_text_protocol(action_for: Any) -> None:
-    async with MemcachedStandIn(items=3) as server:
+    async with MemcachedStandIn() as server:
         action = action_for({"mc": cache(f"memcached://127.0.0.1:{server.port}")})
         outcome = await action.execute(params(connection="mc", backend="memcached"), context())
     assert outcome.ok, outcome
@@ -510,6 +568,26 @@ async def test_memcached_refusing_flush_all_is_a_failed_outcome(action_for: Any)
     )
 
 
+async def test_memcached_without_stats_still_flushes(action_for: Any) -> None:
+    async with MemcachedStandIn(stats_reply=b"ERROR\r\n") as server:
+        action = action_for({"mc": cache(f"memcached://127.0.0.1:{server.port}")})
+        outcome = await action.execute(params(connection="mc", backend="memcached"), context())
+    assert outcome.ok, outcome
+    assert outcome.message == "flushed memcached"
+    assert server.lines == [b"stats\r\n", b"flush_all\r\n"]
+
+
+async def test_memcached_silent_after_flush_all_says_the_result_is_unknown(action_for: Any) -> None:
+    async with MemcachedStandIn(flush_reply=None) as server:
+        action = action_for({"mc": cache(f"memcached://127.0.0.1:{server.port}", timeout=0.3)})
+        outcome = await action.execute(params(connection="mc", backend="memcached"), context())
+    assert not outcome.ok
+    assert outcome.message == (
+        f"cache 'mc' (memcached://127.0.0.1:{server.port}): timed out after 0.3s"
+        " (flush_all was sent; whether it took effect is unknown)"
+    )
+
+
 async def test_memcached_with_nothing_listening_is_a_failed_outcome(action_for: Any) -> None:
     with refused_port() as port:
         action = action_for({"mc": cache(f"memcached://127.0.0.1:{port}", timeout=2.0)})
@@ -518,13 +596,24 @@ async def test_memcached_with_nothing_listening_is_a_failed_outcome(action_for: 
     assert outcome.message.startswith(f"cache 'mc' (memcached://127.0.0.1:{port}): ConnectionRefusedError")
 
 
-async def test_memcached_with_a_pattern_is_an_action_error(action_for: Any) -> None:
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        pytest.param({"pattern": "session:*"}, "memcached cannot match keys", id="pattern"),
+        pytest.param({"db": 1}, "`db` applies to redis only", id="db"),
+    ],
+)
+async def test_memcached_with_a_pattern_or_db_is_an_action_error(
+    action_for: Any, config: dict[str, Any], problem: str
+) -> None:
     action = action_for({"mc": cache("memcached://127.0.0.1:11211")})
     # the linter refuses it already; an action handed such params anyway refuses too
-    with pytest.raises(ValidationError, match="memcached cannot match keys"):
-        params(connection="mc", backend="memcached", pattern="session:*")
-    unchecked = FlushCacheParams.model_construct(connection="mc", backend="memcached", pattern="session:*", db=None)
-    with pytest.raises(ActionError, match="memcached cannot match keys"):
+    with pytest.raises(ValidationError, match=problem):
+        params(connection="mc", backend="memcached", **config)
+    unchecked = FlushCacheParams.model_construct(
+        **{"connection": "mc", "backend": "memcached", "pattern": None, "db": None, **config}
+    )
+    with pytest.raises(ActionError, match=problem):
         await action.execute(unchecked, context())
 
 
@@ -541,6 +630,7 @@ async def test_memcached_with_a_pattern_is_an_action_error(action_for: Any) -> N
         pytest.param(f"redis://:{PASSWORD}@cache:6379/sessions", "the db number", id="db-path"),
         pytest.param(f"memcached://user:{PASSWORD}@mc:11211", "has no authentication", id="memcached-password"),
         pytest.param("memcached://mc:11211/0", "without a path", id="memcached-path"),
+        pytest.param(f"redis://:{PASSWORD}@cache/0?socket_timeout=soon", "'socket_timeout'", id="query-option"),
     ],
 )
 def test_a_cache_url_is_checked_without_quoting_it(url: str, problem: str) -> None:

@@ -104,13 +104,13 @@ def test_manual_remediation_waits_for_a_person_then_verifies(world: EngineWorld)
         world.wait_state(incident.id, "resolved")
 
 
-def test_an_action_this_version_cannot_run_fails_and_escalates(world: EngineWorld) -> None:
+def test_an_action_that_cannot_reach_its_system_fails_and_escalates(world: EngineWorld) -> None:
     with world.worker():
         incident = world.trigger("kubernetes")
         record = world.wait_state(incident.id, "escalated")
     runs = world.service.store.action_runs(incident.id)
     assert [run.status for run in runs] == [ActionStatus.FAILED]
-    assert "not available" in (runs[0].message or "")
+    assert "no Kubernetes cluster is configured" in (runs[0].message or "")
     assert record.escalated
 
 

@@ -43,8 +43,8 @@ from handrail.runbook.template import parse_template, render_text
 
 __all__ = ["CacheConnection", "FlushCacheAction", "FlushCacheParams"]
 
-Backend = Literal["redis", "memcached"]
-_SCHEMES: dict[str, tuple[Backend, int]] = {
+_Backend = Literal["redis", "memcached"]
+_SCHEMES: dict[str, tuple[_Backend, int]] = {
     "redis": ("redis", 6379),
     "rediss": ("redis", 6379),
     "memcached": ("memcached", 11211),
@@ -55,6 +55,8 @@ _CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _MESSAGE_LIMIT = 300
 _STATS_LINES = 1000
 """A `stats` reply longer than this is not memcached's."""
+_SOCKET_GRACE = 1.0
+"""redis-py's socket timeouts are this much longer than the connection's timeout, which bounds each run."""
 _CLIENT_NAME = "handrail-flush-cache"
 """Shown in `CLIENT LIST`, so whoever runs the server can tell who flushed it."""
 
@@ -62,7 +64,7 @@ _CLIENT_NAME = "handrail-flush-cache"
 class FlushCacheParams(ActionParams):
     """`pattern` deletes matching keys with SCAN + UNLINK (never KEYS); without it, FLUSHDB."""
 
-    backend: Backend = "redis"
+    backend: _Backend = "redis"
     connection: str = "default"
     """A cache connection named in handrail.yaml."""
     pattern: str | None = Field(default=None, min_length=1)
@@ -103,7 +105,7 @@ class _Plan:
 
     name: str
     connection: CacheConnection
-    backend: Backend
+    backend: _Backend
     host: str
     port: int
     db: int
@@ -186,7 +188,7 @@ class FlushCacheAction:
 
     # -- resolving ------------------------------------------------------------------------
 
-    def _connection(self, params: FlushCacheParams) -> tuple[str, CacheConnection, Backend]:
+    def _connection(self, params: FlushCacheParams) -> tuple[str, CacheConnection, _Backend]:
         name = params.connection
         connection = self._caches.get(name)
         if connection is None:
@@ -229,7 +231,9 @@ class FlushCacheAction:
         client = self._clients.get((plan.name, plan.db))
         if client is None:
             options: dict[str, Any] = dict(parse_url(plan.connection.url.get_secret_value()))
-            timeout = plan.connection.timeout
+            # only a backstop: the run's own deadline (never longer than the connection's timeout) comes first,
+            # so a timeout always reads as the limit that was set, not as whichever of two equal deadlines won
+            timeout = plan.connection.timeout + _SOCKET_GRACE
             options.update(
                 db=plan.db,
                 socket_timeout=timeout,
@@ -265,7 +269,8 @@ class FlushCacheAction:
         except (RedisError, OSError, TimeoutError) as exc:
             failure = f"timed out after {budget:g}s" if _timed_out(exc) else _describe_error(exc)
             if progress.scans:
-                failure += f"; {_keys(progress.unlinked)} matching {_quoted(pattern)} unlinked before; more may remain"
+                done = f"{_keys(progress.unlinked)} matching {_quoted(pattern)}"
+                failure += f"; it had unlinked at least {done}; more may remain"
             return ActionOutcome(False, plan.explain(failure), self._report(plan, pattern, progress))
         message = f"unlinked {_keys(progress.unlinked)} matching {_quoted(pattern)}"
         if progress.limited:
@@ -275,7 +280,7 @@ class FlushCacheAction:
     def _report(self, plan: _Plan, pattern: str, progress: _Progress) -> str:
         lines = [
             f"cache {plan.name!r}: {plan.shown}",
-            f"SCAN MATCH {_quoted(pattern)} COUNT {self._scan_count}: {progress.scans} calls",
+            f"SCAN MATCH {_quoted(pattern)} COUNT {self._scan_count}: {_count(progress.scans, 'call')}",
             f"UNLINK: {_keys(progress.named)} named, {progress.unlinked} of them unlinked",
         ]
         if progress.limited:
@@ -343,7 +348,7 @@ async def _flush_memcached(plan: _Plan, budget: float) -> ActionOutcome:
     if answer != "OK":
         said = f"answered {answer!r}" if answer else "closed the connection without answering"
         return ActionOutcome(False, plan.explain(f"flush_all refused: the server {said}"))
-    held = "" if items is None else f" (it held {items} item{'' if items == 1 else 's'})"
+    held = "" if items is None else f" (it held {_count(items, 'item')})"
     output = f"cache {plan.name!r}: {plan.shown}\ncurr_items: {'?' if items is None else items}\nflush_all: OK"
     return ActionOutcome(True, f"flushed memcached{held}", output)
 
@@ -408,7 +413,7 @@ def _secrets(url: str) -> tuple[str, ...]:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    # redis-py's socket timeout is the connection's timeout: whichever of the two fires first, it is the same limit
+    # redis-py's socket timeout is a backstop just past the run's deadline: either way the run ran out of time
     return isinstance(exc, TimeoutError | RedisTimeoutError)
 
 
@@ -433,5 +438,9 @@ def _quoted(pattern: str) -> str:
     return "'" + pattern.translate(_CONTROL).replace("'", "\\'") + "'"
 
 
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _keys(count: int) -> str:
-    return f"{count} key" if count == 1 else f"{count} keys"
+    return _count(count, "key")

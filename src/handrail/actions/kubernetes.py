@@ -193,7 +193,7 @@ def _shown(value: str) -> str:
 
 
 ClientFactory = Callable[[KubernetesConnection, str | None], ApiClient]
-"""Builds the client for a connection and a context (None: the connection's default)."""
+"""Builds the client for a connection and a context (None: the kubeconfig's current context)."""
 
 
 def build_client(connection: KubernetesConnection, context: str | None) -> ApiClient:
@@ -222,8 +222,10 @@ class KubernetesClients:
         self._lock = threading.Lock()
 
     def where(self, context: str | None) -> str:
-        """`on context prod`, `on the current context`, `in-cluster`: for describe texts."""
-        if self.connection is not None and self.connection.in_cluster:
+        """`on context prod`, `on the kubeconfig's current context`, `in-cluster`: for describe texts."""
+        if self.connection is None:
+            return "(no Kubernetes cluster is configured)"
+        if self.connection.in_cluster:
             return "in-cluster"
         chosen = self._context(context)
         return f"on context {chosen}" if chosen is not None else "on the kubeconfig's current context"
@@ -240,7 +242,7 @@ class KubernetesClients:
             raise KubernetesRequestError(f"loading the cluster config: timed out after {budget.timeout:g}s") from None
 
     def client(self, context: str | None) -> ApiClient:
-        """The `ApiClient` for a context, built once; loading may run a kubeconfig exec plugin, so call it off the loop."""
+        """The `ApiClient` for a context, built once (loading may run an exec plugin: call it off the loop)."""
         connection = self.connection
         if connection is None:
             raise ActionError(
@@ -262,7 +264,7 @@ class KubernetesClients:
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
 
     def _context(self, context: str | None) -> str | None:
         if context is not None:
@@ -310,7 +312,7 @@ async def call_api(budget: Budget, what: str, method: Callable[..., Any], /, *ar
         raise KubernetesRequestError(_timed_out(budget, what)) from None
     except urllib3.exceptions.HTTPError as exc:
         raise KubernetesRequestError(f"{what}: the connection to the API server failed ({_cut(str(exc))})") from exc
-    except ValueError as exc:  # json.JSONDecodeError
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise KubernetesRequestError(f"{what}: the API server's answer is not JSON") from exc
     except ConfigException as exc:  # a kubeconfig exec plugin refreshing the token
         raise ActionError(f"{what}: cannot get credentials: {_cut(str(exc))}") from exc

@@ -132,7 +132,9 @@ class RestartServiceAction:
     async def _restart(self, api: AppsV1Api, target: Workload, budget: Budget) -> ActionOutcome:
         read, patch = _methods(api, target.kind)
         if target.kind == "deployment":
-            current = await call_api(budget, f"GET {target.resource}/{target.name}", read, target.name, target.namespace)
+            current = await call_api(
+                budget, f"GET {target.resource}/{target.name}", read, target.name, target.namespace
+            )
             if dig(current, "spec", "paused") is True:
                 return ActionOutcome(
                     False,
@@ -151,9 +153,7 @@ class RestartServiceAction:
             _content_type=STRATEGIC_MERGE_PATCH,
         )
         generation = dig(updated, "metadata", "generation")
-        return ActionOutcome(
-            True, f"restarted {target}: restartedAt={now}, generation {generation}", json.dumps(body, indent=2)
-        )
+        return ActionOutcome(True, f"restarted {target}: restartedAt={now}, generation {generation}", json.dumps(body))
 
     async def _run_command(self, command: str | list[str], context: ActionContext) -> ActionOutcome:
         argv, env = _command(command, context)

@@ -43,7 +43,9 @@ class ScaleUpParams(KubernetesTarget):
     @model_validator(mode="after")
     def _replicas_or_step(self) -> Self:
         if self.daemon_set is not None:
-            raise ValueError("a DaemonSet runs one pod per node and has no replicas: scale a `deployment` or `statefulSet`")
+            raise ValueError(
+                "a DaemonSet runs one pod per node and has no replicas: scale a `deployment` or `statefulSet`"
+            )
         if (self.replicas is None) == (self.step is None):
             raise ValueError("give exactly one of `replicas` (a number) or `step` (how many to add)")
         if self.replicas is not None and self.replicas > self.max:
@@ -101,7 +103,8 @@ class ScaleUpAction:
         new = min(wanted, params.max)
         if new <= current:
             return ActionOutcome(
-                False, f"{target} already has {current} replicas, not fewer than the {wanted} asked for; nothing changed"
+                False,
+                f"{target} already has {current} replicas, not fewer than the {wanted} asked for; nothing changed",
             )
         body = [
             {"op": "test", "path": "/spec/replicas", "value": current},

@@ -21,6 +21,7 @@ from handrail.cli.common import (
     resolve,
     settings_from,
 )
+from handrail.composition import safety_policy
 from handrail.diagnostics.registry import create_probes
 from handrail.engine import Assessment, Status, assess
 from handrail.errors import ExpressionError
@@ -43,13 +44,18 @@ __all__ = ["evaluate", "explain", "lint", "run", "schema"]
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -> None:
-    """Check runbook files (default: the catalog folder) and report every problem."""
+    """Check runbook files (default: the catalog folder) and report every problem.
+
+    With settings (./handrail.yaml or --config), automated actions are also checked against the
+    safety allow-lists.
+    """
+    settings = settings_from(ctx)
     if not paths:
-        folder = settings_from(ctx).runbooks
+        folder = settings.runbooks
         if not folder.is_dir():
             fail(f"the runbook folder {folder} does not exist (set `runbooks:` in handrail.yaml)", EXIT_USAGE)
         paths = [folder]
-    results = lint_paths(paths)
+    results = lint_paths(paths, allow=safety_policy(settings).allow)
     problems = [problem for result in results for problem in result.problems]
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = len(problems) - errors

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from handrail.engine.safety import AllowList
 from handrail.lint.checks import RunbookChecks, diagnostic_names
 from handrail.lint.reachability import check_all_errors_reachable
 from handrail.lint.thresholds import check_unreachable_statuses
@@ -38,15 +39,15 @@ class LintResult:
         return tuple(p for p in self.problems if p.severity is Severity.ERROR)
 
 
-def lint_file(path: Path | str, *, display: str | None = None) -> LintResult:
-    """Load one runbook file and run every check on it."""
-    return _lint_loaded(load_runbook_file(path, display=display))
+def lint_file(path: Path | str, *, display: str | None = None, allow: AllowList | None = None) -> LintResult:
+    """Load one runbook file and run every check on it (and the allow-lists, when given)."""
+    return _lint_loaded(load_runbook_file(path, display=display), allow)
 
 
-def _lint_loaded(loaded: LoadedRunbook) -> LintResult:
+def _lint_loaded(loaded: LoadedRunbook, allow: AllowList | None = None) -> LintResult:
     if loaded.runbook is None or loaded.document is None:
         return LintResult(loaded.path, None, _sorted(loaded.problems))
-    checks = RunbookChecks(loaded.runbook, loaded.document)
+    checks = RunbookChecks(loaded.runbook, loaded.document, allow)
     problems = checks.run()
     problems += check_all_errors_reachable(loaded.runbook, loaded.document, checks.parsed)
     problems += check_unreachable_statuses(loaded.runbook, loaded.document, checks.parsed)
@@ -67,12 +68,12 @@ def find_runbook_files(folder: Path) -> list[Path]:
     return found
 
 
-def lint_paths(paths: Iterable[Path]) -> list[LintResult]:
+def lint_paths(paths: Iterable[Path], *, allow: AllowList | None = None) -> list[LintResult]:
     """Lint files and folders; a runbook id used by two files is a problem in the second."""
     results: list[LintResult] = []
     for path in paths:
         files = find_runbook_files(path) if path.is_dir() else [path]
-        results.extend(lint_file(file) for file in files)
+        results.extend(lint_file(file, allow=allow) for file in files)
     return _mark_duplicate_ids(results)
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from pydantic import ValidationError
 
 from handrail.actions import ACTION_PARAMS
+from handrail.actions.base import ActionScope
 from handrail.diagnostics import DIAGNOSTIC_PARAMS
+from handrail.engine.safety import AllowList
 from handrail.errors import ExpressionSyntaxError, TemplateError
 from handrail.expression import Expression, parse
 from handrail.expression.function import regex_problem
@@ -18,7 +21,7 @@ from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath
 from handrail.runbook.template import has_placeholders, parse_template
 
-__all__ = ["RESULT_FIELDS", "RunbookChecks", "diagnostic_names", "provided_names"]
+__all__ = ["RESULT_FIELDS", "RunbookChecks", "diagnostic_names", "provided_names", "static_scope"]
 
 RESULT_FIELDS: Mapping[str, str] = {
     "status": "healthy, warning, critical, unknown or error",
@@ -53,6 +56,8 @@ class RunbookChecks:
 
     runbook: Runbook
     document: Document
+    allow: AllowList | None = None
+    """The settings' allow-lists, when lint runs with settings (HR308)."""
     problems: list[Problem] = field(default_factory=list)
     parsed: dict[DocumentPath, Expression] = field(default_factory=dict)
 
@@ -266,6 +271,8 @@ class RunbookChecks:
                         self._add((*at, name), "HR404", message, key=True)
             if remediation.action is not None:
                 self._action((*at, "action"), remediation.action.type, remediation.action.config)
+                if self.allow is not None:
+                    self._allowed((*at, "action", "config"), remediation.action.type, remediation.action.config)
             if remediation.verify is not None:
                 for position, diagnostic_id in enumerate(remediation.verify.diagnostics):
                     if diagnostic_id not in diagnostic_ids:
@@ -276,6 +283,12 @@ class RunbookChecks:
                 message = f"remediation '{remediation.id}' is never used: no decision names it"
                 self._add((*at, "id"), "HR401", message)
 
+    def _allowed(self, at: DocumentPath, action_type: str, config: Mapping[str, object]) -> None:
+        assert self.allow is not None
+        refusal = self.allow.refusal(static_scope(action_type, config))
+        if refusal is not None:
+            self._add(at, "HR308", f"{format_path(at)}: {refusal}; the engine would refuse to run it")
+
     def _action(self, at: DocumentPath, action_type: str, config: Mapping[str, object]) -> None:
         params_type = ACTION_PARAMS[action_type]
         try:
@@ -283,6 +296,33 @@ class RunbookChecks:
         except ValidationError as exc:
             for problem in validation_problems(exc, self.document, prefix=(*at, "config"), model=params_type):
                 self.problems.append(_recode(problem, "HR305", f"({action_type}) "))
+
+
+def static_scope(action_type: str, config: Mapping[str, object]) -> ActionScope:
+    """What an action's config says it touches, for what can be known before templates render."""
+
+    def plain(key: str) -> str | None:
+        value = config.get(key)
+        return value if isinstance(value, str) and not has_placeholders(value) else None
+
+    def program(command: object) -> str | None:
+        if isinstance(command, str):
+            return "sh"
+        if isinstance(command, list) and command and isinstance(command[0], str) and not has_placeholders(command[0]):
+            return PurePath(command[0]).name
+        return None
+
+    if action_type in ("restart_service", "scale_up", "rollback"):
+        if action_type == "restart_service" and "command" in config:
+            return ActionScope(target="", command=program(config["command"]))
+        return ActionScope(target="", namespace=plain("namespace") or "default")
+    if action_type == "run_script":
+        if "sql" in config:
+            return ActionScope(target="", database=plain("database"))
+        return ActionScope(target="", command="sh" if "shell" in config else program(config.get("command")))
+    if action_type == "flush_cache":
+        return ActionScope(target="", cache=plain("connection") or "default")
+    return ActionScope(target="")
 
 
 def _only_for_automated(action: object, requires_approval: bool, verify: object) -> Iterator[tuple[str, bool]]:
