@@ -3,7 +3,8 @@
 # the piece is already there, so `make test` stays quick on a prepared machine.
 #   - prometheus (Debian package): the tests start their own servers on free ports
 #   - PostgreSQL on 127.0.0.1:5432 with trust auth and a database `test`
-# Later issues add prometheus-alertmanager, redis-server and chromium here.
+#   - Redis on 127.0.0.1:6379 (started here when it is installed but not running)
+# Later issues add chromium here.
 set -euo pipefail
 
 as_root_with_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
@@ -21,8 +22,9 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# Prometheus: the binary only; tests run their own instances.
+# Prometheus and Alertmanager: the binaries only; tests run their own instances.
 command -v prometheus >/dev/null 2>&1 || apt_install prometheus
+command -v prometheus-alertmanager >/dev/null 2>&1 || apt_install prometheus-alertmanager
 
 # PostgreSQL: reachable on 127.0.0.1:5432, or installed and started here.
 postgres_ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }
@@ -40,4 +42,14 @@ if ! postgres_ready; then
 fi
 psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 ||
     psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE test"
-echo "test-services: prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'), PostgreSQL ready"
+# Redis: reachable on 127.0.0.1:6379, or installed and started here (it keeps nothing on disk).
+redis_ready() { command -v redis-cli >/dev/null 2>&1 && [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+if ! redis_ready; then
+    command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/handrail-tests.log
+    for _ in $(seq 1 30); do redis_ready && break; sleep 0.5; done
+    redis_ready || { echo "test-services: Redis did not start" >&2; exit 1; }
+fi
+echo "test-services: prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'), PostgreSQL and Redis ready"

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from dbos import DBOS, DBOSClient
 
 from handrail.actions.base import Action
@@ -19,6 +20,8 @@ from handrail.actions.restart_service import RestartServiceAction
 from handrail.actions.rollback import RollbackAction
 from handrail.actions.run_script import RunScriptAction
 from handrail.actions.scale_up import ScaleUpAction
+from handrail.api.auth import TokenRegistry, new_token
+from handrail.api.state import ApiState, CatalogHolder
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
 from handrail.engine.safety import AllowList, SafetyPolicy
@@ -36,6 +39,7 @@ __all__ = [
     "create_notifiers",
     "create_runtime",
     "create_worker",
+    "open_api_state",
     "open_service",
     "open_store",
     "safety_policy",
@@ -118,6 +122,26 @@ def safety_policy(settings: Settings) -> SafetyPolicy:
         rate_minutes=rails.rate_limit.per_minutes,
         allow=AllowList(allow.namespaces, allow.databases, allow.commands, allow.caches),
     )
+
+
+def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]:
+    """The API's state; on a first start with no tokens anywhere, two new tokens (returned to print once)."""
+    service = open_service(settings)
+    engine = service.store.engine
+    configured = [(t.name, t.role, t.sha256) for t in settings.api.tokens]
+    tokens = TokenRegistry.load(engine, configured)
+    generated: list[tuple[str, str]] = []
+    if tokens.empty:
+        for name, role in (("admin", "admin"), ("alertmanager", "alertmanager")):
+            token = new_token()
+            try:
+                TokenRegistry.store(engine, name, role, token)
+            except sa.exc.IntegrityError:
+                continue  # another process made it first; its output has the token
+            generated.append((name, token))
+        tokens = TokenRegistry.load(engine, configured)
+    probes = create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases)
+    return ApiState(settings, service, CatalogHolder.load(settings.runbooks), tokens, probes), generated
 
 
 def create_worker(settings: Settings) -> Worker:

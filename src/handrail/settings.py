@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -28,6 +28,8 @@ from handrail.sql import DatabaseConnection
 __all__ = [
     "DEFAULT_CONFIG",
     "AllowList",
+    "ApiSettings",
+    "ApiToken",
     "EngineSettings",
     "NotifierSettings",
     "SafetySettings",
@@ -68,6 +70,27 @@ class SafetySettings(StrictModel):
     allow: AllowList = Field(default_factory=AllowList)
 
 
+class ApiToken(StrictModel):
+    """One API token: who, what role, and the SHA-256 of the token (never the token itself)."""
+
+    name: str = Field(min_length=1)
+    role: Literal["viewer", "responder", "approver", "admin", "alertmanager"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ApiSettings(StrictModel):
+    """The HTTP API of `handrail serve`."""
+
+    tokens: list[ApiToken] = Field(default_factory=list)
+    """Tokens by digest: `printf %s "$TOKEN" | sha256sum`. With none here or stored, the first start makes two."""
+    four_eyes: bool = False
+    """Whoever triggered an incident by hand cannot approve its actions."""
+    console_url: str | None = None
+    """The URL people reach Handrail at, for links in notifications (default: the server's own address)."""
+    reload_interval: float = Field(default=5.0, gt=0)
+    """Seconds between looks at the runbook folder for changes."""
+
+
 class NotifierSettings(StrictModel):
     """Where notifications go. Slack and PagerDuty arrive with the service issue."""
 
@@ -99,6 +122,7 @@ class Settings(StrictModel):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     notifiers: NotifierSettings = Field(default_factory=NotifierSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
 
 def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:

@@ -15,6 +15,7 @@ from handrail import __version__
 from handrail.cli.common import EXIT_INTERNAL, fail
 from handrail.cli.incidents import incidents, report, trigger, worker
 from handrail.cli.runbooks import evaluate, explain, lint, run, schema
+from handrail.cli.serve import serve
 from handrail.errors import HandrailError
 
 __all__ = ["cli", "main"]
@@ -34,7 +35,7 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     ctx.ensure_object(dict).setdefault("config", config)
 
 
-for _command in (lint, explain, run, schema, evaluate, trigger, worker, incidents, report):
+for _command in (lint, explain, run, schema, evaluate, trigger, worker, incidents, report, serve):
     cli.add_command(_command)
 
 

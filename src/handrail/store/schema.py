@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["ACTION_RUNS", "INCIDENTS", "METADATA", "TIMELINE", "UtcDateTime"]
+__all__ = ["ACTION_RUNS", "API_TOKENS", "INCIDENTS", "METADATA", "TIMELINE", "UtcDateTime"]
 
 METADATA = sa.MetaData()
 
@@ -109,4 +109,13 @@ ACTION_RUNS = sa.Table(
     sa.Column("service", sa.String(256), nullable=False, server_default=""),
     sa.Column("approved_by", sa.String(256)),
     sa.Column("params", sa.JSON),
+)
+
+API_TOKENS = sa.Table(
+    "handrail_api_tokens",
+    METADATA,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )

@@ -1,0 +1,116 @@
+"""`POST /api/v1/alerts/alertmanager`: Prometheus Alertmanager's webhook (payload version 4).
+
+Each firing alert is matched to runbooks by `alertName` and the trigger's label matchers; it opens
+an incident or joins the open one with the same fingerprint. A resolved alert is recorded on its
+incident. Alerts no runbook matches are counted and logged, not errors: Alertmanager must not
+retry them forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import re2
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from handrail.api.auth import ALERTMANAGER, Identity
+from handrail.api.deps import require, state_of
+from handrail.api.metrics import ALERTS
+from handrail.runbook.model import Runbook, Trigger
+
+__all__ = ["AlertmanagerPayload", "matches", "router"]
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1")
+
+
+class Alert(BaseModel):
+    """One alert, as https://prometheus.io/docs/alerting/latest/configuration/#webhook_config documents it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str = Field(pattern="^(firing|resolved)$")
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: str = ""
+    endsAt: str = ""
+    generatorURL: str = ""
+    fingerprint: str = Field(default="", max_length=256)
+
+
+class AlertmanagerPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: str = "4"
+    groupKey: str = ""
+    truncatedAlerts: int = 0
+    status: str = Field(pattern="^(firing|resolved)$")
+    receiver: str = ""
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[Alert] = Field(max_length=10_000)
+
+
+def _matcher_holds(matcher: str, value: str | None) -> bool:
+    options = re2.Options()
+    options.log_errors = False
+    if matcher.startswith(("=~", "!~")):
+        found = value is not None and re2.compile(f"^(?:{matcher[2:]})$", options).search(value) is not None
+        return found if matcher.startswith("=~") else not found
+    if matcher.startswith("!="):
+        return value != matcher[2:]
+    return value == matcher
+
+
+def matches(trigger: Trigger, labels: dict[str, str]) -> bool:
+    """Whether an alert with these labels fires this trigger (Alertmanager's matcher semantics)."""
+    if trigger.type != "alert" or trigger.alert_name != labels.get("alertname"):
+        return False
+    return all(_matcher_holds(matcher, labels.get(name)) for name, matcher in trigger.labels.items())
+
+
+def runbooks_for(runbooks: dict[str, Runbook], labels: dict[str, str]) -> list[Runbook]:
+    return [rb for rb in runbooks.values() if any(matches(t, labels) for t in rb.triggers)]
+
+
+@router.post("/alerts/alertmanager")
+def alertmanager(
+    request: Request, payload: AlertmanagerPayload, identity: Annotated[Identity, Depends(require(ALERTMANAGER))]
+) -> dict[str, Any]:
+    state = state_of(request)
+    runbooks = state.catalog.catalog.runbooks
+    opened: list[str] = []
+    joined: list[str] = []
+    resolved: list[str] = []
+    unknown = 0
+    for alert in payload.alerts:
+        key = alert.fingerprint or f"{payload.groupKey}|{sorted(alert.labels.items())}"
+        if alert.status == "resolved":
+            for runbook in runbooks_for(runbooks, alert.labels):
+                record = state.service.alert_resolved(f"{runbook.id}|{key}", source=identity.name)
+                if record is not None:
+                    resolved.append(record.id)
+            ALERTS.labels(result="resolved").inc()
+            continue
+        chosen = runbooks_for(runbooks, alert.labels)
+        if not chosen:
+            unknown += 1
+            ALERTS.labels(result="unknown").inc()
+            logger.info("no runbook for alert %s", alert.labels.get("alertname", "?"))
+            continue
+        for runbook in chosen:
+            record, was_opened = state.service.trigger(
+                runbook,
+                trigger_type="alert",
+                triggered_by=identity.name,
+                labels=alert.labels,
+                annotations=alert.annotations,
+                dedup_key=f"{runbook.id}|{key}",
+            )
+            (opened if was_opened else joined).append(record.id)
+            ALERTS.labels(result="opened" if was_opened else "joined").inc()
+    return {"opened": opened, "joined": joined, "resolved": resolved, "unknown": unknown}

@@ -1,0 +1,77 @@
+"""`create_app`: the HTTP API (and, in `handrail serve`, the engine beside it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from handrail import __version__
+from handrail.api import alerts, incidents, runbooks
+from handrail.api.errors import install_error_handlers
+from handrail.api.metrics import metrics_registry, render
+from handrail.api.state import ApiState
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+EngineFactory = Callable[[], Awaitable[contextlib.AbstractAsyncContextManager[Any]]]
+
+
+def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastAPI:
+    """The API over `state`; with `engine`, the incident engine runs inside the app's lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(state.catalog.watch(state.settings.api.reload_interval, stop))
+        async with contextlib.AsyncExitStack() as stack:
+            if engine is not None:
+                await stack.enter_async_context(await engine())
+            try:
+                yield
+            finally:
+                stop.set()
+                await watcher
+                await asyncio.gather(*(p.aclose() for p in state.probes.values()), return_exceptions=True)
+
+    app = FastAPI(
+        title="Handrail",
+        version=__version__,
+        description="Executable runbooks for incident response.",
+        lifespan=lifespan,
+    )
+    app.state.handrail = state
+    install_error_handlers(app)
+    app.include_router(alerts.router)
+    app.include_router(incidents.router)
+    app.include_router(runbooks.router)
+    registry = metrics_registry(state.service.store)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> JSONResponse:
+        """The database answers and the catalog loaded."""
+        try:
+            with state.service.store.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            return JSONResponse({"status": "unavailable", "reason": f"database: {type(exc).__name__}"}, 503)
+        return JSONResponse({"status": "ready", "runbooks": len(state.catalog.catalog.runbooks)})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(render(registry), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app

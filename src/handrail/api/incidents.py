@@ -1,0 +1,192 @@
+"""`/api/v1/incidents`: trigger, list, read and act on incidents."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from handrail.api.auth import Identity
+from handrail.api.deps import require, state_of
+from handrail.api.errors import ApiError
+from handrail.handoff import handoff_dict
+from handrail.store import IncidentRecord
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+
+Viewer = Annotated[Identity, Depends(require("viewer"))]
+Responder = Annotated[Identity, Depends(require("responder"))]
+Approver = Annotated[Identity, Depends(require("approver"))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TriggerContext(_Body):
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    dedupKey: str | None = None
+
+
+class TriggerRequest(_Body):
+    runbookId: str = Field(min_length=1)
+    alertName: str | None = None
+    context: TriggerContext = Field(default_factory=TriggerContext)
+    dryRun: bool = False
+
+
+class DecisionRequest(_Body):
+    remediation: str = Field(min_length=1)
+    reason: str = ""
+
+
+class NoteRequest(_Body):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class CloseRequest(_Body):
+    reason: str = ""
+
+
+def _summary(record: IncidentRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "runbookId": record.runbook_id,
+        "title": record.title,
+        "severity": record.severity,
+        "service": record.service,
+        "state": record.state.value,
+        "open": record.is_open,
+        "escalated": record.escalated,
+        "acknowledgedBy": record.acknowledged_by,
+        "waitingFor": record.waiting_for,
+        "overallSeverity": record.overall_severity,
+        "triggeredAt": record.created_at.isoformat(),
+        "joins": record.joins,
+    }
+
+
+def _trigger(request: Request, body: TriggerRequest, identity: Identity) -> tuple[IncidentRecord, bool]:
+    state = state_of(request)
+    runbook = state.catalog.catalog.get(body.runbookId)
+    return state.service.trigger(
+        runbook,
+        trigger_type="manual",
+        triggered_by=identity.name,
+        labels=body.context.labels,
+        annotations=body.context.annotations,
+        dedup_key=body.context.dedupKey,
+        dry_run=body.dryRun,
+    )
+
+
+@router.post("/incidents", status_code=202)
+def trigger_incident(request: Request, body: TriggerRequest, identity: Responder) -> dict[str, Any]:
+    """Open an incident (or join the open one with the same dedup key)."""
+    record, opened = _trigger(request, body, identity)
+    return {"incident": _summary(record), "opened": opened}
+
+
+@router.post("/incidents/trigger")
+async def trigger_reference(request: Request, body: TriggerRequest, identity: Responder) -> dict[str, Any]:
+    """The reference API: trigger, wait for the diagnostics (up to 60 s), answer with the execution."""
+    record, _ = _trigger(request, body, identity)
+    state = state_of(request)
+    for _ in range(600):
+        current = state.service.get(record.id)
+        if current.assessment is not None:
+            execution = dict(current.assessment)
+            results = len(execution.get("diagnosticResults", []))
+            actions = len(execution.get("recommendedActions", []))
+            return {
+                "execution": execution,
+                "incidentId": record.id,
+                "message": f"Runbook executed. {results} diagnostics run, {actions} actions recommended.",
+            }
+        await asyncio.sleep(0.1)
+    raise ApiError(504, "timeout", f"{record.id} was opened, but its diagnostics did not finish within 60 s")
+
+
+@router.get("/incidents")
+def list_incidents(
+    request: Request,
+    _: Viewer,
+    state: Annotated[list[str] | None, Query()] = None,
+    runbookId: str | None = None,
+    open: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Incidents, newest first (`{"incidents": [...]}` as in the reference API)."""
+    records = state_of(request).service.store.find(
+        states=state or (), open_only=open, runbook_id=runbookId, limit=limit, offset=offset
+    )
+    return {"incidents": [_summary(r) for r in records], "limit": limit, "offset": offset}
+
+
+@router.get("/incidents/{incident_id}")
+def get_incident(request: Request, incident_id: str, _: Viewer) -> dict[str, Any]:
+    service = state_of(request).service
+    record = service.get(incident_id)
+    return handoff_dict(record, service.store.timeline(incident_id), service.store.action_runs(incident_id))
+
+
+def _decide(request: Request, incident_id: str, kind: str, body: DecisionRequest, identity: Identity) -> dict[str, Any]:
+    state = state_of(request)
+    if kind in ("approve", "reject") and state.settings.api.four_eyes:
+        record = state.service.get(incident_id)
+        if record.trigger_type == "manual" and record.triggered_by == identity.name:
+            raise ApiError(403, "four_eyes", f"{identity.name} triggered {incident_id}; someone else must {kind}")
+    state.service.decide(incident_id, body.remediation, kind, actor=identity.name, reason=body.reason)
+    return {"incident": _summary(state.service.get(incident_id)), "recorded": kind}
+
+
+@router.post("/incidents/{incident_id}/approve")
+def approve(request: Request, incident_id: str, body: DecisionRequest, identity: Approver) -> dict[str, Any]:
+    return _decide(request, incident_id, "approve", body, identity)
+
+
+@router.post("/incidents/{incident_id}/reject")
+def reject(request: Request, incident_id: str, body: DecisionRequest, identity: Approver) -> dict[str, Any]:
+    return _decide(request, incident_id, "reject", body, identity)
+
+
+@router.post("/incidents/{incident_id}/done")
+def done(request: Request, incident_id: str, body: DecisionRequest, identity: Responder) -> dict[str, Any]:
+    return _decide(request, incident_id, "done", body, identity)
+
+
+@router.post("/incidents/{incident_id}/skip")
+def skip(request: Request, incident_id: str, body: DecisionRequest, identity: Responder) -> dict[str, Any]:
+    return _decide(request, incident_id, "skip", body, identity)
+
+
+@router.post("/incidents/{incident_id}/ack")
+def ack(request: Request, incident_id: str, identity: Responder) -> dict[str, Any]:
+    return {"incident": _summary(state_of(request).service.acknowledge(incident_id, actor=identity.name))}
+
+
+@router.post("/incidents/{incident_id}/note")
+def note(request: Request, incident_id: str, body: NoteRequest, identity: Responder) -> dict[str, Any]:
+    service = state_of(request).service
+    service.note(incident_id, body.text, actor=identity.name)
+    return {"incident": _summary(service.get(incident_id))}
+
+
+@router.post("/incidents/{incident_id}/{verb}")
+def close(
+    request: Request,
+    incident_id: str,
+    verb: Literal["resolve", "cancel"],
+    identity: Responder,
+    body: CloseRequest | None = None,
+) -> dict[str, Any]:
+    service = state_of(request).service
+    method = service.resolve if verb == "resolve" else service.cancel
+    record = method(incident_id, actor=identity.name, reason=body.reason if body else "")
+    return {"incident": _summary(record)}

@@ -1,0 +1,69 @@
+"""`/metrics`: Prometheus metrics about incidents, alerts, actions and notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from handrail.store import SqlIncidentStore
+from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
+
+__all__ = ["ALERTS", "StoreCollector", "metrics_registry", "render"]
+
+ALERTS = Counter(
+    "handrail_alerts_received", "Alerts received from Alertmanager, by what became of them", ["result"], registry=None
+)
+
+
+class StoreCollector(Collector):
+    """Reads the current figures from the database at scrape time (so every process agrees)."""
+
+    def __init__(self, store: SqlIncidentStore) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        incidents = GaugeMetricFamily(
+            "handrail_incidents", "Incidents by state and runbook", labels=["state", "runbook"]
+        )
+        actions = GaugeMetricFamily(
+            "handrail_action_runs", "Action runs by type and outcome", labels=["type", "status"]
+        )
+        failures = GaugeMetricFamily("handrail_notification_failures", "Notifications given up after every retry")
+        with self._store.engine.connect() as connection:
+            for state, runbook, count in connection.execute(
+                sa.select(INCIDENTS.c.state, INCIDENTS.c.runbook_id, sa.func.count()).group_by(
+                    INCIDENTS.c.state, INCIDENTS.c.runbook_id
+                )
+            ):
+                incidents.add_metric([state, runbook], count)
+            for kind, status, count in connection.execute(
+                sa.select(ACTION_RUNS.c.action_type, ACTION_RUNS.c.status, sa.func.count()).group_by(
+                    ACTION_RUNS.c.action_type, ACTION_RUNS.c.status
+                )
+            ):
+                actions.add_metric([kind, status], count)
+            failed = connection.execute(
+                sa.select(sa.func.count())
+                .select_from(TIMELINE)
+                .where(TIMELINE.c.kind == "notification", TIMELINE.c.message.like("% could not deliver %"))
+            ).scalar_one()
+        failures.add_metric([], failed)
+        yield incidents
+        yield actions
+        yield failures
+
+
+def metrics_registry(store: SqlIncidentStore) -> CollectorRegistry:
+    """One registry per app: the process's counters and the figures read from the database."""
+    registry = CollectorRegistry()
+    registry.register(ALERTS)
+    registry.register(StoreCollector(store))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
