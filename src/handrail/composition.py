@@ -30,6 +30,7 @@ from handrail.engine.worker import Worker
 from handrail.errors import NotifyError
 from handrail.notify.base import Notification, Notifier
 from handrail.notify.log import LogNotifier
+from handrail.notify.pagerduty import PagerDutyNotifier
 from handrail.notify.webhook import WebhookNotifier
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
@@ -65,17 +66,22 @@ def create_notifiers(settings: Settings) -> list[Notifier]:
     notifiers: list[Notifier] = []
     if settings.notifiers.log:
         notifiers.append(LogNotifier())
-    webhook = settings.notifiers.webhook
-    if webhook is not None:
+    configured = settings.notifiers
+    if configured.webhook is not None:
+        notifiers.append(configured.webhook.create_notifier(name="webhook"))
+    for name, webhook in configured.webhooks.items():
         notifiers.append(
             WebhookNotifier(
                 webhook.url,
                 headers=webhook.headers,
                 secret=webhook.secret,
                 timeout=webhook.timeout,
-                targets=webhook.targets,
+                targets=[f"webhook:{name}"],
+                name=f"webhook:{name}",
             )
         )
+    if configured.pagerduty is not None:
+        notifiers.append(PagerDutyNotifier(configured.pagerduty))
     return notifiers
 
 
@@ -110,6 +116,7 @@ def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime
         minute_seconds=settings.engine.minute_seconds,
         assessment_deadline=settings.assessment_deadline,
         safety=safety_policy(settings),
+        console_url=settings.api.console_url,
     )
 
 

@@ -18,6 +18,7 @@ from handrail.actions.flush_cache import CacheConnection
 from handrail.actions.kubernetes import KubernetesConnection
 from handrail.diagnostics.base import HttpConnection
 from handrail.errors import RunbookError, SettingsError
+from handrail.notify.pagerduty import PagerDutyNotifierConfig
 from handrail.notify.webhook import WebhookNotifierConfig
 from handrail.runbook.load import validation_problems
 from handrail.runbook.model import RateLimit, StrictModel
@@ -92,12 +93,16 @@ class ApiSettings(StrictModel):
 
 
 class NotifierSettings(StrictModel):
-    """Where notifications go. Slack and PagerDuty arrive with the service issue."""
+    """Where notifications go: targets `#channel` (Slack), `pagerduty:NAME`, `webhook:NAME`, or any (log, webhook)."""
 
     log: bool = True
     """Write every notification to the log."""
     webhook: WebhookNotifierConfig | None = None
     """POST every notification as JSON to a URL (see docs/notifications.md)."""
+    webhooks: dict[str, WebhookNotifierConfig] = Field(default_factory=dict)
+    """Named webhooks: the target `webhook:NAME` goes to `webhooks.NAME`."""
+    pagerduty: PagerDutyNotifierConfig | None = None
+    """Routing keys by name: the target `pagerduty:NAME` (docs/pagerduty.md)."""
 
 
 class Settings(StrictModel):

@@ -10,6 +10,7 @@ import pytest
 
 from handrail.store import ActionStatus
 from support.engine import EngineWorld, runbook
+from support.pagerduty import PagerDutyServer
 from support.servers import HttpServer, Route
 
 
@@ -113,3 +114,39 @@ def test_a_notifier_that_is_down_never_holds_the_incident_up(tmp_path: Path, web
         incident = world.trigger("auto")
         world.wait_state(incident.id, "resolved")  # resolves while deliveries are still being retried
     assert len([r for r in webhook.requests if r.path == "/down"]) >= 1
+
+
+def test_pagerduty_hears_the_escalation_and_the_resolution(tmp_path: Path, webhook: HttpServer) -> None:
+    key = "a" * 32
+    with PagerDutyServer() as pagerduty:
+        book = runbook("paged", tmp_path, approval=True).replace(
+            'secondary: "#test-escalation"', 'secondary: "pagerduty:sre"'
+        )
+        (tmp_path / "paged.state").write_text("broken\n")
+        settings = f"  pagerduty:\n    routingKeys: {{sre: '{key}'}}\n    url: '{pagerduty.url}'\n"
+        world = EngineWorld.create(
+            tmp_path, f"sqlite:///{tmp_path / 'h.db'}", runbooks={"paged": book}, extra_settings=settings
+        )
+        with world.worker():
+            incident = world.trigger("paged")
+            world.wait_state(incident.id, "awaiting_approval")
+            world.service.decide(incident.id, "fix", "reject", actor="ops", reason="not now")
+            world.wait_state(incident.id, "escalated")  # a rejection leaves nothing done: people take over
+            world.wait(
+                incident.id,
+                lambda r: any(e["event_action"] == "trigger" for e in pagerduty.events),
+                what="the PagerDuty trigger",
+            )
+            world.service.resolve(incident.id, actor="ops")
+            world.wait(
+                incident.id,
+                lambda r: any(e["event_action"] == "resolve" for e in pagerduty.events),
+                what="the PagerDuty resolve",
+            )
+    actions = [(e["event_action"], e["dedup_key"]) for e in pagerduty.events]
+    assert ("trigger", incident.id) in actions
+    assert ("resolve", incident.id) in actions
+    trigger = next(e for e in pagerduty.events if e["event_action"] == "trigger")
+    assert trigger["payload"]["severity"] == "error"  # P2
+    assert trigger["payload"]["component"] == "test-service"
+    assert trigger["payload"]["custom_details"]["details"]["diagnostics"][0]["status"] == "critical"

@@ -23,7 +23,7 @@ from dbos import DBOS, SetWorkflowID
 from handrail.actions import ACTION_PARAMS
 from handrail.actions.base import ActionContext, ActionOutcome
 from handrail.engine.assessment import assess
-from handrail.engine.messages import approval_text, evidence, notification
+from handrail.engine.messages import approval_text, evidence, incident_details, notification
 from handrail.engine.runtime import current
 from handrail.errors import ActionError, NotifyError
 from handrail.expression import parse
@@ -33,10 +33,12 @@ from handrail.store import ActionStatus, IncidentState
 
 __all__ = [
     "ALERT_RESOLVED_WORKFLOW",
+    "ANNOUNCE_WORKFLOW",
     "HUMAN_TOPIC",
     "INCIDENT_QUEUE",
     "INCIDENT_WORKFLOW",
     "alert_resolved",
+    "announce",
     "handle_incident",
 ]
 
@@ -106,7 +108,12 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
         ):
             return "closed"
         await notes.send(
-            "action_needed", primary, f"to do: {remediation.name}", remediation.instructions or "", state="remediating"
+            "action_needed",
+            primary,
+            f"to do: {remediation.name}",
+            remediation.instructions or "",
+            state="remediating",
+            instructions=remediation.instructions,
         )
         decision = await inbox.wait(remediation.id, ("done", "skip"), None)
         if decision is None:
@@ -125,6 +132,7 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
             f"approve {remediation.name}?",
             approval_text(remediation, description),
             state="awaiting_approval",
+            approval=remediation.id,
         )
         window = runbook.escalation.escalate_after_minutes * (await _minute_seconds())
         decision = await inbox.wait(remediation.id, ("approve", "reject"), window)
@@ -178,13 +186,10 @@ async def _verify_and_close(
     await DBOS.sleep_async(after)
     if await _check(incident_id, diagnostics):
         if await _transition(incident_id, IncidentState.RESOLVED, "verified healthy after remediation"):
-            await notes.send(
-                "resolved",
-                runbook.escalation.primary,
-                "resolved",
-                "Verified healthy after remediation.",
-                state="resolved",
-            )
+            for target in notes.all_targets():
+                await notes.send(
+                    "resolved", target, "resolved", "Verified healthy after remediation.", state="resolved"
+                )
         return "resolved"
     await _escalate(incident_id, "still not healthy after remediation", notes)
     return "escalated"
@@ -547,10 +552,29 @@ async def alert_resolved(incident_id: str) -> bool:
         return False
     await _cancel_plan(incident_id)
     notes = _Notes(incident_id, runbook, prefix="alert")
-    await notes.send(
-        "resolved", runbook.escalation.primary, "resolved", "The alert resolved; verified healthy.", state="resolved"
-    )
+    for target in notes.all_targets():
+        await notes.send("resolved", target, "resolved", "The alert resolved; verified healthy.", state="resolved")
     return True
+
+
+ANNOUNCE_WORKFLOW = "handrail.announce"
+
+
+@DBOS.workflow(name=ANNOUNCE_WORKFLOW)
+async def announce(incident_id: str, kind: str, headline: str) -> None:
+    """Tell every escalation target what a person did: acknowledged, resolved, cancelled."""
+    details = await _runbook_of(incident_id)
+    runbook = Runbook.model_validate(details["runbook"])
+    notes = _Notes(incident_id, runbook, prefix=f"{kind}-")
+    for target in notes.all_targets():
+        await notes.send(kind, target, headline, headline, state=details["state"])
+
+
+@DBOS.step(name="handrail.runbook_of")
+async def _runbook_of(incident_id: str) -> dict[str, Any]:
+    record = current().store.get(incident_id)
+    assert record is not None
+    return {"runbook": dict(record.runbook), "state": record.state.value}
 
 
 @DBOS.step(name="handrail.open_incident")
@@ -618,8 +642,23 @@ class _Notes:
         secondary = self.runbook.escalation.secondary
         return [secondary] if secondary else [self.runbook.escalation.primary]
 
-    async def send(self, kind: str, target: str, headline: str, body: str, *, state: str) -> None:
+    def all_targets(self) -> list[str]:
+        targets = [self.runbook.escalation.primary, self.runbook.escalation.secondary]
+        return [t for i, t in enumerate(targets) if t and t not in targets[:i]]
+
+    async def send(
+        self,
+        kind: str,
+        target: str,
+        headline: str,
+        body: str,
+        *,
+        state: str,
+        approval: str | None = None,
+        instructions: str | None = None,
+    ) -> None:
         self.sequence += 1
+        details = await _details(self.incident_id, approval, instructions)
         note = notification(
             kind,
             incident_id=self.incident_id,
@@ -629,10 +668,28 @@ class _Notes:
             body=body,
             state=state,
             sequence=self.sequence,
+            details=details,
         )
         for name in await _notifier_names(target):
             with SetWorkflowID(f"{self.incident_id}:{self.prefix}{self.sequence}:{name}"):
                 await DBOS.start_workflow_async(deliver_notification, name, _note_dict(note))
+
+
+@DBOS.step(name="handrail.details")
+async def _details(incident_id: str, approval: str | None, instructions: str | None) -> dict[str, Any]:
+    runtime = current()
+    record = runtime.store.get(incident_id)
+    assert record is not None
+    runbook = Runbook.model_validate(record.runbook)
+    remediation = runbook.remediation(approval) if approval else None
+    return incident_details(
+        incident_id,
+        runbook,
+        record.assessment,
+        console_url=runtime.console_url,
+        approval=remediation,
+        instructions=instructions,
+    )
 
 
 @DBOS.step(name="handrail.notifier_names")
@@ -642,6 +699,7 @@ async def _notifier_names(target: str) -> list[str]:
 
 def _note_dict(note: Notification) -> dict[str, Any]:
     return {
+        "details": dict(note.details),
         "target": note.target,
         "kind": note.kind,
         "title": note.title,

@@ -8,7 +8,7 @@ from typing import Any
 from handrail.notify.base import Notification
 from handrail.runbook.model import Remediation, Runbook
 
-__all__ = ["evidence", "notification"]
+__all__ = ["approval_text", "evidence", "incident_details", "notification"]
 
 _STATUS_MARK = {"healthy": "ok", "warning": "WARN", "critical": "CRIT", "unknown": "??", "error": "ERR"}
 
@@ -24,6 +24,46 @@ def evidence(assessment: Mapping[str, Any] | None) -> str:
     return "\n".join(lines) or "No diagnostics."
 
 
+def incident_details(
+    incident_id: str,
+    runbook: Runbook,
+    assessment: Mapping[str, Any] | None,
+    *,
+    console_url: str | None,
+    approval: Remediation | None = None,
+    instructions: str | None = None,
+) -> dict[str, Any]:
+    """The structured facts rich notifiers render (see `Notification.details`)."""
+    results = (assessment or {}).get("diagnosticResults", [])
+    planned = (assessment or {}).get("recommendedActions", [])
+    recommended = []
+    for remediation_id in planned:
+        remediation = runbook.remediation(remediation_id)
+        if remediation is not None:
+            recommended.append(
+                {
+                    "id": remediation.id,
+                    "name": remediation.name,
+                    "type": remediation.type,
+                    "requiresApproval": remediation.requires_approval,
+                }
+            )
+    return {
+        "url": f"{console_url.rstrip('/')}/incidents/{incident_id}" if console_url else None,
+        "overall": (assessment or {}).get("overallSeverity"),
+        "diagnostics": [
+            {"name": r.get("name"), "status": r.get("status"), "message": r.get("message")} for r in results
+        ],
+        "recommended": recommended,
+        "instructions": instructions,
+        "approval": (
+            {"remediation": approval.id, "name": approval.name, "description": approval.description}
+            if approval
+            else None
+        ),
+    }
+
+
 def notification(
     kind: str,
     *,
@@ -34,6 +74,7 @@ def notification(
     body: str = "",
     state: str = "",
     sequence: int = 0,
+    details: Mapping[str, Any] | None = None,
 ) -> Notification:
     """A notification about an incident, with the facts every message carries."""
     return Notification(
@@ -45,6 +86,7 @@ def notification(
         incident_id=incident_id,
         fields={"incident": incident_id, "service": runbook.service, "runbook": runbook.id, "state": state},
         dedup_key=f"{incident_id}:{sequence}:{kind}",
+        details=dict(details or {}),
     )
 
 

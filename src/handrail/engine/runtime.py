@@ -31,6 +31,8 @@ class EngineRuntime:
     """How long a runbook minute lasts (escalateAfterMinutes); shortened for tests and game days."""
     assessment_deadline: float = 120.0
     safety: SafetyPolicy = field(default_factory=SafetyPolicy)
+    console_url: str | None = None
+    """Where people open an incident, for links in notifications."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def notifier(self, name: str) -> Notifier | None:

@@ -15,7 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from dbos import DBOSClient
 
-from handrail.engine.incident import ALERT_RESOLVED_WORKFLOW, HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
+from handrail.engine.incident import (
+    ALERT_RESOLVED_WORKFLOW,
+    ANNOUNCE_WORKFLOW,
+    HUMAN_TOPIC,
+    INCIDENT_QUEUE,
+    INCIDENT_WORKFLOW,
+)
 from handrail.errors import IncidentError
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import IncidentRecord, IncidentState, NewIncident, SqlIncidentStore
@@ -115,9 +121,21 @@ class IncidentService:
         self.client.send(incident_id, payload, HUMAN_TOPIC, idempotency_key=f"{incident_id}:{remediation_id}:{kind}")
 
     def acknowledge(self, incident_id: str, *, actor: str) -> IncidentRecord:
+        before = self.get(incident_id)
         if not self.store.acknowledge(incident_id, actor):
             raise IncidentError(f"no incident {incident_id}")
+        if before.acknowledged_at is None:
+            self._announce(incident_id, "acknowledged", f"acknowledged by {actor}")
         return self.get(incident_id)
+
+    def _announce(self, incident_id: str, kind: str, headline: str) -> None:
+        """Tell the escalation targets (Slack threads, PagerDuty acknowledge/resolve) what a person did."""
+        options: Any = {
+            "workflow_name": ANNOUNCE_WORKFLOW,
+            "queue_name": INCIDENT_QUEUE,
+            "workflow_id": f"{incident_id}:announce:{kind}",
+        }
+        self.client.enqueue(options, incident_id, kind, headline)
 
     def note(self, incident_id: str, text: str, *, actor: str) -> None:
         self.get(incident_id)
@@ -139,6 +157,7 @@ class IncidentService:
         # Stop the plan and the escalation timer: nothing may run on a closed incident.
         for workflow_id in (incident_id, f"{incident_id}:escalation"):
             self.client.cancel_workflow(workflow_id)
+        self._announce(incident_id, state.value, f"{state.value} by {actor}")
         return record
 
     # -- reading ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["Notification", "Notifier"]
 
@@ -35,6 +35,10 @@ class Notification:
     """Short key facts: service, runbook, state, ..."""
     dedup_key: str = ""
     """A stable id of this notification (the engine sets it); a retry carries the same one, so receivers may dedupe."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Structured incident facts for rich notifiers (Slack blocks, PagerDuty custom_details): `url`, `overall`,
+    `diagnostics` [{name, status, message}], `recommended` [{id, name, type, requiresApproval}], `instructions`,
+    `approval` {remediation, name, description}."""
 
     def to_dict(self) -> dict[str, object]:
         """The notification as JSON-ready values under camelCase keys (the webhook payload uses the same)."""

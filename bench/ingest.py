@@ -1,0 +1,444 @@
+"""Benchmark alert ingest: Alertmanager webhooks into a real `handrail serve`, and an alert storm.
+
+    .venv/bin/python bench/ingest.py            # prints a Markdown report; exit 1 if the storm lost anything
+
+1. Throughput: single-alert Alertmanager v4 webhooks from CONCURRENCY httpx clients, REQUESTS of
+   them after a warm-up, into `handrail serve --no-engine` (ingest alone), into `handrail serve`
+   with its engine, and into a bare FastAPI endpoint in a uvicorn subprocess that parses the same
+   body with the same pydantic model and answers 200. Fingerprints cycle over FINGERPRINTS, so the
+   warm-up opens the incidents and every timed post joins one: the steady state of an alert storm.
+   Figures: requests per second, handrail / bare, p50 / p99 latency, server CPU per request.
+2. Storm: STORM_ALERTS single-alert posts over STORM_FINGERPRINTS fingerprints, in a seeded
+   shuffled order from STORM_CONCURRENCY clients, into a fresh `handrail serve` with its engine (the
+   runbook needs approval, so every incident stays open and every repeat joins). Then the incidents
+   are counted through the API and in the database: exactly STORM_FINGERPRINTS, with
+   STORM_ALERTS - STORM_FINGERPRINTS joins between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from handrail.api.auth import digest
+
+CONCURRENCY = 16
+WARMUP = 300
+REQUESTS = 4_000
+FINGERPRINTS = 8
+STORM_ALERTS = 10_000
+STORM_FINGERPRINTS = 100
+STORM_CONCURRENCY = 16
+
+ALERTMANAGER_TOKEN = "bench-alertmanager-token-0123456789"
+VIEWER_TOKEN = "bench-viewer-token-0123456789"
+WEBHOOK = "/api/v1/alerts/alertmanager"
+
+RUNBOOK = """\
+id: {id}
+name: Checkout Errors ({id})
+description: the checkout service answers with errors
+severity: P2
+service: checkout
+triggers:
+  - type: alert
+    alertName: {alert}
+    labels: {{service: checkout, severity: "=~page|critical"}}
+diagnostics:
+  - id: errors
+    name: Error Rate
+    description: a stand-in for a Prometheus query
+    type: shell_command
+    config: {{command: "echo broken"}}
+    timeout: 10
+    interpret: {{critical: "lines[0] == 'broken'", healthy: "lines[0] == 'ok'"}}
+decisionTree:
+  - condition: "diagnostics.errors.status == 'critical'"
+    then: [rollback]
+    description: errors — roll back, once someone approves
+  - otherwise: true
+    then: [page]
+    description: anything else
+remediations:
+  - id: rollback
+    name: Roll Back
+    description: stands in for a rollback; needs approval, so the incident stays open
+    type: automated
+    requiresApproval: true
+    action:
+      type: run_script
+      config: {{command: [/bin/true]}}
+  - id: page
+    name: Page
+    description: page someone
+    type: escalate
+escalation:
+  primary: "#checkout"
+  escalateAfterMinutes: 600
+"""
+
+# The bare baseline: the same body, the same pydantic model, the same kind of handler (a plain `def`,
+# which FastAPI runs in its thread pool, as it does handrail's), the same uvicorn settings.
+BARE_SERVER = """\
+import sys
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from handrail.api.alerts import AlertmanagerPayload
+
+app = FastAPI()
+
+
+@app.post("{webhook}")
+def alertmanager(payload: AlertmanagerPayload) -> dict[str, Any]:
+    return {{"opened": [], "joined": [], "resolved": [], "unknown": len(payload.alerts)}}
+
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", log_config=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """A subprocess that serves HTTP on `port`, in its own process group, stopped on exit."""
+
+    def __init__(self, name: str, args: list[str], *, port: int, log: Path, ready: str) -> None:
+        self.name = name
+        self.port = port
+        self._args = args
+        self._log = log
+        self._ready = ready
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        with self._log.open("wb") as log:
+            self.process = subprocess.Popen(self._args, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}{self._ready}", timeout=1).status_code < 500:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"timed out waiting for {self.name}\n{self.log()}")
+
+    def cpu(self) -> float:
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
+
+    def log(self) -> str:
+        return self._log.read_text(errors="replace")[-4000:] if self._log.exists() else ""
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def handrail_server(root: Path, name: str, *, engine: bool) -> Server:
+    """`handrail serve` on a free port with its own SQLite database and a catalog of two runbooks."""
+    root.mkdir()
+    (root / "runbooks").mkdir()
+    for runbook_id, alert in (("bench-ingest", "BenchIngestErrors"), ("bench-storm", "BenchStormErrors")):
+        (root / "runbooks" / f"{runbook_id}.yaml").write_text(RUNBOOK.format(id=runbook_id, alert=alert))
+    config = root / "handrail.yaml"
+    config.write_text(
+        f"runbooks: runbooks\ndatabase: 'sqlite:///{root / 'handrail.db'}'\n"
+        "api:\n  tokens:\n"
+        f"    - {{name: alertmanager, role: alertmanager, sha256: {digest(ALERTMANAGER_TOKEN)}}}\n"
+        f"    - {{name: bench-viewer, role: viewer, sha256: {digest(VIEWER_TOKEN)}}}\n"
+    )
+    port = free_port()
+    args = [sys.executable, "-m", "handrail", "serve", "--port", str(port), "--config", str(config)]
+    if not engine:
+        args.append("--no-engine")
+    return Server(name, args, port=port, log=root / "serve.log", ready="/readyz")
+
+
+def bare_server(root: Path) -> Server:
+    script = root / "bare_server.py"
+    script.write_text(BARE_SERVER.format(webhook=WEBHOOK))
+    port = free_port()
+    return Server("bare FastAPI", [sys.executable, str(script), str(port)], port=port, log=root / "bare.log", ready="/")
+
+
+def fingerprint(index: int) -> str:
+    return f"{index * 0x9E3779B1 & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def payload(alert: str, index: int) -> dict[str, Any]:
+    """An Alertmanager v4 webhook with one firing alert, as Alertmanager 0.27 sends it."""
+    instance = f"checkout-{index}.prod.internal:9090"
+    labels = {"alertname": alert, "service": "checkout", "severity": "page", "instance": instance, "job": "checkout"}
+    annotations = {
+        "summary": f"Checkout 5xx rate above 5% on {instance}",
+        "description": "More than 5% of checkout requests failed over the last 5 minutes.",
+        "runbook_url": "https://runbooks.example.com/checkout-errors",
+    }
+    group = {"alertname": alert, "service": "checkout"}
+    return {
+        "receiver": "handrail",
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": annotations,
+                "startsAt": "2026-11-26T10:00:00.000Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.example.com:9090/graph?g0.expr=checkout_5xx_ratio+%3E+0.05",
+                "fingerprint": fingerprint(index),
+            }
+        ],
+        "groupLabels": group,
+        "commonLabels": labels,
+        "commonAnnotations": annotations,
+        "externalURL": "http://alertmanager.example.com:9093",
+        "version": "4",
+        "groupKey": '{}:{alertname="%s", service="checkout"}' % alert,
+        "truncatedAlerts": 0,
+    }
+
+
+@dataclass(slots=True)
+class Drive:
+    """What posting a list of webhooks came to."""
+
+    wall: float
+    latencies: list[float]
+    failures: list[str]
+
+    def percentile_ms(self, percent: int) -> float:
+        return statistics.quantiles(self.latencies, n=100)[percent - 1] * 1000
+
+
+async def drive(url: str, bodies: list[dict[str, Any]], *, concurrency: int) -> Drive:
+    """Post every body once from `concurrency` clients, each its own httpx client on one connection."""
+    queue = iter(bodies)
+    result = Drive(0.0, [], [])
+    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+            for body in queue:  # shared by the clients: the next free one takes the next body
+                started = time.perf_counter()
+                try:
+                    answer = await http.post(WEBHOOK, json=body)
+                except httpx.HTTPError as exc:
+                    result.failures.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                result.latencies.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    result.failures.append(f"{answer.status_code}: {answer.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    result.wall = time.perf_counter() - started
+    return result
+
+
+async def throughput(server: Server) -> dict[str, float]:
+    bodies = [payload("BenchIngestErrors", i % FINGERPRINTS) for i in range(WARMUP + REQUESTS)]
+    warmup = await drive(server.url, bodies[:WARMUP], concurrency=CONCURRENCY)  # opens the incidents
+    cpu = server.cpu()
+    timed = await drive(server.url, bodies[WARMUP:], concurrency=CONCURRENCY)
+    cpu = server.cpu() - cpu
+    failures = warmup.failures + timed.failures
+    if failures:
+        raise RuntimeError(f"{server.name}: {len(failures)} failed posts, first: {failures[0]}\n{server.log()}")
+    return {
+        "rate": REQUESTS / timed.wall,
+        "p50_ms": timed.percentile_ms(50),
+        "p99_ms": timed.percentile_ms(99),
+        "cpu_ms": cpu / REQUESTS * 1000,
+    }
+
+
+def api_incidents(server: Server, runbook_id: str) -> list[dict[str, Any]]:
+    answer = httpx.get(
+        f"{server.url}/api/v1/incidents",
+        params={"runbookId": runbook_id, "limit": 500},
+        headers={"Authorization": f"Bearer {VIEWER_TOKEN}"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return list(answer.json()["incidents"])
+
+
+def database_counts(database: Path, runbook_id: str) -> tuple[int, int, int]:
+    """Incidents, their joins and the `joined` timeline events, straight from SQLite."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        incidents, joins = connection.execute(
+            "SELECT count(*), coalesce(sum(joins), 0) FROM handrail_incidents WHERE runbook_id = ?", (runbook_id,)
+        ).fetchone()
+        events = connection.execute(
+            "SELECT count(*) FROM handrail_timeline t JOIN handrail_incidents i ON t.incident_id = i.id "
+            "WHERE i.runbook_id = ? AND t.kind = 'joined'",
+            (runbook_id,),
+        ).fetchone()[0]
+    return incidents, joins, events
+
+
+async def storm(server: Server, database: Path) -> dict[str, Any]:
+    order = [i % STORM_FINGERPRINTS for i in range(STORM_ALERTS)]
+    random.Random(42).shuffle(order)
+    bodies = [payload("BenchStormErrors", i) for i in order]
+    posted = await drive(server.url, bodies, concurrency=STORM_CONCURRENCY)
+    listed = api_incidents(server, "bench-storm")
+    incidents, joins, events = database_counts(database, "bench-storm")
+    return {
+        "wall": posted.wall,
+        "rate": STORM_ALERTS / posted.wall,
+        "p50_ms": posted.percentile_ms(50),
+        "p99_ms": posted.percentile_ms(99),
+        "failures": posted.failures,
+        "api_incidents": len(listed),
+        "api_joins": sum(i["joins"] for i in listed),
+        "api_open": sum(1 for i in listed if i["open"]),
+        "api_states": sorted({i["state"] for i in listed}),
+        "db_incidents": incidents,
+        "db_joins": joins,
+        "db_joined_events": events,
+    }
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+@contextmanager
+def workspace() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="handrail-bench-ingest-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def main() -> int:
+    began = time.perf_counter()
+    rates: dict[str, dict[str, float]] = {}
+    with workspace() as root:
+        for name, start in (
+            ("bare", lambda: bare_server(root)),
+            ("ingest", lambda: handrail_server(root / "ingest", "handrail serve --no-engine", engine=False)),
+            ("engine", lambda: handrail_server(root / "engine", "handrail serve", engine=True)),
+        ):
+            with start() as server:
+                rates[name] = await throughput(server)
+        with handrail_server(root / "storm", "handrail serve (storm)", engine=True) as server:
+            counts = await storm(server, root / "storm" / "handrail.db")
+    elapsed = time.perf_counter() - began
+
+    bare = rates["bare"]
+    print(f"Machine: {machine()}\n")
+    print(
+        f"Throughput: {REQUESTS} timed single-alert webhooks (after {WARMUP} warm-up posts) from {CONCURRENCY} "
+        f"concurrent httpx clients, fingerprints cycling over {FINGERPRINTS} (every timed post joins).\n"
+    )
+    print("| target | webhooks/s | handrail / bare | p50 | p99 | server CPU / request |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, label in (
+        ("bare", "bare FastAPI endpoint (same pydantic model)"),
+        ("ingest", "`handrail serve --no-engine`"),
+        ("engine", "`handrail serve` (with the engine)"),
+    ):
+        r = rates[name]
+        print(
+            f"| {label} | {r['rate']:.0f} | {r['rate'] / bare['rate']:.3f} | {r['p50_ms']:.1f} ms | "
+            f"{r['p99_ms']:.1f} ms | {r['cpu_ms']:.2f} ms |"
+        )
+    expected_joins = STORM_ALERTS - STORM_FINGERPRINTS
+    print(
+        f"\nStorm: {STORM_ALERTS} single-alert webhooks over {STORM_FINGERPRINTS} fingerprints, seeded shuffled "
+        f"order, {STORM_CONCURRENCY} concurrent clients, into a fresh `handrail serve` with its engine.\n"
+    )
+    print("| figure | value | expected |")
+    print("| --- | --- | --- |")
+    print(f"| storm: wall time / rate | {counts['wall']:.1f} s / {counts['rate']:.0f} webhooks/s | |")
+    print(f"| storm: p50 / p99 latency | {counts['p50_ms']:.1f} / {counts['p99_ms']:.1f} ms | |")
+    print(f"| failed posts (not 200) | {len(counts['failures'])} | 0 |")
+    print(f"| incidents via `GET /api/v1/incidents?limit=500` | {counts['api_incidents']} | {STORM_FINGERPRINTS} |")
+    print(f"| of them open | {counts['api_open']} ({', '.join(counts['api_states'])}) | {STORM_FINGERPRINTS} |")
+    print(f"| joins, summed over the API's incidents | {counts['api_joins']} | {expected_joins} |")
+    print(f"| incidents in the database | {counts['db_incidents']} | {STORM_FINGERPRINTS} |")
+    print(f"| joins in the database / `joined` timeline events | {counts['db_joins']} / {counts['db_joined_events']} "
+          f"| {expected_joins} |")
+    print(f"\nRun time: {elapsed:.0f} s")
+    wrong = [
+        name
+        for name, value, expected in (
+            ("failed posts", len(counts["failures"]), 0),
+            ("API incidents", counts["api_incidents"], STORM_FINGERPRINTS),
+            ("open incidents", counts["api_open"], STORM_FINGERPRINTS),
+            ("API joins", counts["api_joins"], expected_joins),
+            ("database incidents", counts["db_incidents"], STORM_FINGERPRINTS),
+            ("database joins", counts["db_joins"], expected_joins),
+            ("joined events", counts["db_joined_events"], expected_joins),
+        )
+        if value != expected
+    ]
+    if wrong:
+        print(f"\nFAILED: wrong counts: {', '.join(wrong)}", file=sys.stderr)
+        for failure in counts["failures"][:5]:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
