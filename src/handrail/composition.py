@@ -117,6 +117,7 @@ def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime
         assessment_deadline=settings.assessment_deadline,
         safety=safety_policy(settings),
         console_url=settings.api.console_url,
+        runbooks_folder=settings.runbooks,
     )
 
 
@@ -158,4 +159,5 @@ def create_worker(settings: Settings) -> Worker:
         database_url=settings.database,
         executor_id=settings.engine.executor_id,
         worker_concurrency=settings.engine.worker_concurrency,
+        metric_poll_seconds=settings.engine.metric_poll_seconds,
     )

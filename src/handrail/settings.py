@@ -49,6 +49,8 @@ class EngineSettings(StrictModel):
     """How long a runbook minute lasts (`escalateAfterMinutes`); shorten it for tests and game days."""
     worker_concurrency: int = Field(default=50, gt=0)
     """Incidents one worker carries at once."""
+    metric_poll_seconds: float = Field(default=60.0, ge=1)
+    """How often each `metric_threshold` trigger's query is checked."""
     executor_id: str | None = None
     """This worker's name in DBOS (its pending incidents are recovered under it); default `local`."""
 

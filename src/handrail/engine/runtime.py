@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from handrail.actions.base import Action
@@ -31,6 +32,8 @@ class EngineRuntime:
     """How long a runbook minute lasts (escalateAfterMinutes); shortened for tests and game days."""
     assessment_deadline: float = 120.0
     safety: SafetyPolicy = field(default_factory=SafetyPolicy)
+    runbooks_folder: Path | None = None
+    """The catalog, for what runs on a schedule (metric_threshold polling)."""
     console_url: str | None = None
     """Where people open an incident, for links in notifications."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

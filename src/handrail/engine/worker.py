@@ -16,6 +16,7 @@ from dbos import DBOS, DBOSConfig
 from handrail.engine import incident  # noqa: F401 - registers the workflows with DBOS
 from handrail.engine.incident import INCIDENT_QUEUE
 from handrail.engine.runtime import EngineRuntime, install, uninstall
+from handrail.engine.thresholds import POLL_SCHEDULE, cron_for, poll_metric_thresholds
 
 __all__ = ["Worker"]
 
@@ -33,7 +34,9 @@ class Worker:
         executor_id: str | None = None,
         worker_concurrency: int = 50,
         polling_interval: float = 0.5,
+        metric_poll_seconds: float = 60.0,
     ) -> None:
+        self._metric_poll_seconds = metric_poll_seconds
         self.runtime = runtime
         self._database_url = database_url
         self._executor_id = executor_id
@@ -47,6 +50,7 @@ class Worker:
             "system_database_url": self._database_url,
             "log_level": "WARNING",
             "notification_listener_polling_interval_sec": 0.2,
+            "scheduler_polling_interval_sec": 1.0,
         }
         if self._executor_id:
             config["executor_id"] = self._executor_id
@@ -57,6 +61,12 @@ class Worker:
             worker_concurrency=self._worker_concurrency,
             polling_interval_sec=self._polling_interval,
         )
+        schedule: Any = {
+            "schedule_name": POLL_SCHEDULE,
+            "workflow_fn": poll_metric_thresholds,
+            "schedule": cron_for(self._metric_poll_seconds),
+        }
+        await DBOS.apply_schedules_async([schedule])
         logger.info("engine started (executor %s)", DBOS.executor_id)
         return self
 
