@@ -96,7 +96,9 @@ def test_no_token_or_a_wrong_one_is_refused(
 def test_health_is_open_but_says_nothing_secret(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"
-    assert "handrail_incidents" in client.get("/metrics").text
+    metrics = client.get("/metrics").text
+    assert "handrail_incidents" in metrics
+    assert "handrail_queue_depth" in metrics
 
 
 def test_every_action_records_who_did_it(client: TestClient, incident_id: str) -> None:

@@ -53,7 +53,7 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
     app.include_router(alerts.router)
     app.include_router(incidents.router)
     app.include_router(runbooks.router)
-    registry = metrics_registry(state.service.store)
+    registry = metrics_registry(state.service.store, state.service.queue_depth)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -22,8 +22,9 @@ ALERTS = Counter(
 class StoreCollector(Collector):
     """Reads the current figures from the database at scrape time (so every process agrees)."""
 
-    def __init__(self, store: SqlIncidentStore) -> None:
+    def __init__(self, store: SqlIncidentStore, queue_depth: Callable[[], int] | None = None) -> None:
         self._store = store
+        self._queue_depth = queue_depth
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         incidents = GaugeMetricFamily(
@@ -55,13 +56,17 @@ class StoreCollector(Collector):
         yield incidents
         yield actions
         yield failures
+        if self._queue_depth is not None:
+            queue = GaugeMetricFamily("handrail_queue_depth", "Incident workflows waiting for a worker")
+            queue.add_metric([], self._queue_depth())
+            yield queue
 
 
-def metrics_registry(store: SqlIncidentStore) -> CollectorRegistry:
+def metrics_registry(store: SqlIncidentStore, queue_depth: Callable[[], int] | None = None) -> CollectorRegistry:
     """One registry per app: the process's counters and the figures read from the database."""
     registry = CollectorRegistry()
     registry.register(ALERTS)
-    registry.register(StoreCollector(store))
+    registry.register(StoreCollector(store, queue_depth))
     return registry
 
 

@@ -162,6 +162,11 @@ class IncidentService:
 
     # -- reading ------------------------------------------------------------------------------
 
+    def queue_depth(self) -> int:
+        """Incident workflows enqueued and not yet picked up by a worker."""
+        queued = self.client.list_queued_workflows(queue_name=INCIDENT_QUEUE, status="ENQUEUED", load_input=False)
+        return len(queued)
+
     def get(self, incident_id: str) -> IncidentRecord:
         record = self.store.get(incident_id)
         if record is None:
