@@ -2,22 +2,29 @@
 
     .venv/bin/python bench/ingest.py            # prints a Markdown report; exit 1 if the storm lost anything
 
-1. Throughput: single-alert Alertmanager v4 webhooks from CONCURRENCY httpx clients, REQUESTS of
-   them after a warm-up, into `handrail serve --no-engine` (ingest alone), into `handrail serve`
-   with its engine, and into a bare FastAPI endpoint in a uvicorn subprocess that parses the same
-   body with the same pydantic model and answers 200. Fingerprints cycle over FINGERPRINTS, so the
-   warm-up opens the incidents and every timed post joins one: the steady state of an alert storm.
-   Figures: requests per second, handrail / bare, p50 / p99 latency, server CPU per request.
-2. Storm: STORM_ALERTS single-alert posts over STORM_FINGERPRINTS fingerprints, in a seeded
-   shuffled order from STORM_CONCURRENCY clients, into a fresh `handrail serve` with its engine (the
-   runbook needs approval, so every incident stays open and every repeat joins). Then the incidents
-   are counted through the API and in the database: exactly STORM_FINGERPRINTS, with
-   STORM_ALERTS - STORM_FINGERPRINTS joins between them.
+Every server is a subprocess on a free port (SQLite in a temp dir, tokens by digest in its
+settings); every load comes from httpx clients in this process, each on one kept-alive connection.
+
+1. Throughput: single-alert Alertmanager v4 webhooks, WARMUP untimed then REQUESTS timed, into a
+   bare FastAPI endpoint (a uvicorn subprocess that parses the body with handrail's own
+   `AlertmanagerPayload` and answers 200), into `handrail serve --no-engine` (ingest alone) and into
+   `handrail serve` with its engine. Fingerprints cycle over FINGERPRINTS, so the warm-up opens the
+   incidents and every timed post joins one: the steady state of an alert storm. Figures: webhooks
+   per second and handrail / bare, p50 / p99 latency, CPU per post of the server and of the clients.
+   Two more rows place the cost: an alert no runbook matches (HTTP, auth, parsing, matching, no
+   write), and joins from a single client (no contention for SQLite's one writer).
+2. Storm: STORM_ALERTS single-alert posts over STORM_FINGERPRINTS fingerprints in a seeded shuffled
+   order, from STORM_CONCURRENCY clients, into a fresh `handrail serve` with its engine (the
+   runbook's remediation needs approval, so every incident stays open and every repeat joins).
+   Then the incidents are counted through the API and in the database: exactly STORM_FINGERPRINTS,
+   with STORM_ALERTS - STORM_FINGERPRINTS joins between them, or the exit status is 1. Last, up to
+   SETTLE_SECONDS for the engine to have assessed every incident (reported, not checked).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import random
@@ -30,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,14 +50,17 @@ from handrail.api.auth import digest
 
 CONCURRENCY = 16
 WARMUP = 300
-REQUESTS = 4_000
+REQUESTS = 3_000
 FINGERPRINTS = 8
+SERIAL_REQUESTS = 1_000
 STORM_ALERTS = 10_000
 STORM_FINGERPRINTS = 100
 STORM_CONCURRENCY = 16
+SETTLE_SECONDS = 15
 
-ALERTMANAGER_TOKEN = "bench-alertmanager-token-0123456789"
-VIEWER_TOKEN = "bench-viewer-token-0123456789"
+# Throwaway tokens for throwaway servers; only their digests go into the settings file.
+ALERTMANAGER_TOKEN = "bench-alertmanager-token-0123456789"  # noqa: S105
+VIEWER_TOKEN = "bench-viewer-token-0123456789"  # noqa: S105
 WEBHOOK = "/api/v1/alerts/alertmanager"
 
 RUNBOOK = """\
@@ -148,18 +159,27 @@ class Server:
 
     def __enter__(self) -> Server:
         with self._log.open("wb") as log:
-            self.process = subprocess.Popen(self._args, stdout=log, stderr=log, start_new_session=True)
+            # our own argv: this interpreter and a script or `-m handrail`
+            self.process = subprocess.Popen(self._args, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}\n{self.log()}")
             try:
                 if httpx.get(f"{self.url}{self._ready}", timeout=1).status_code < 500:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        self.__exit__(None, None, None)
         raise RuntimeError(f"timed out waiting for {self.name}\n{self.log()}")
 
     def cpu(self) -> float:
@@ -170,9 +190,12 @@ class Server:
         return self._log.read_text(errors="replace")[-4000:] if self._log.exists() else ""
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)  # the whole group: diagnostics run as children
+        except ProcessLookupError:
+            return
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -208,7 +231,11 @@ def bare_server(root: Path) -> Server:
 
 
 def fingerprint(index: int) -> str:
-    return f"{index * 0x9E3779B1 & 0xFFFFFFFFFFFFFFFF:016x}"
+    return f"{(index + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def payload(alert: str, index: int) -> dict[str, Any]:
@@ -240,7 +267,7 @@ def payload(alert: str, index: int) -> dict[str, Any]:
         "commonAnnotations": annotations,
         "externalURL": "http://alertmanager.example.com:9093",
         "version": "4",
-        "groupKey": '{}:{alertname="%s", service="checkout"}' % alert,
+        "groupKey": f'{{}}:{{alertname="{alert}", service="checkout"}}',
         "truncatedAlerts": 0,
     }
 
@@ -257,18 +284,18 @@ class Drive:
         return statistics.quantiles(self.latencies, n=100)[percent - 1] * 1000
 
 
-async def drive(url: str, bodies: list[dict[str, Any]], *, concurrency: int) -> Drive:
+async def drive(url: str, bodies: list[bytes], *, concurrency: int) -> Drive:
     """Post every body once from `concurrency` clients, each its own httpx client on one connection."""
     queue = iter(bodies)
     result = Drive(0.0, [], [])
-    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
+    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
 
     async def client() -> None:
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
             for body in queue:  # shared by the clients: the next free one takes the next body
                 started = time.perf_counter()
                 try:
-                    answer = await http.post(WEBHOOK, json=body)
+                    answer = await http.post(WEBHOOK, content=body)
                 except httpx.HTTPError as exc:
                     result.failures.append(f"{type(exc).__name__}: {exc}")
                     continue
@@ -282,20 +309,48 @@ async def drive(url: str, bodies: list[dict[str, Any]], *, concurrency: int) -> 
     return result
 
 
-async def throughput(server: Server) -> dict[str, float]:
-    bodies = [payload("BenchIngestErrors", i % FINGERPRINTS) for i in range(WARMUP + REQUESTS)]
-    warmup = await drive(server.url, bodies[:WARMUP], concurrency=CONCURRENCY)  # opens the incidents
-    cpu = server.cpu()
-    timed = await drive(server.url, bodies[WARMUP:], concurrency=CONCURRENCY)
-    cpu = server.cpu() - cpu
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One throughput measurement: which server, which alert, how many clients."""
+
+    label: str
+    server: str
+    alert: str
+    concurrency: int
+    requests: int
+
+
+CASES = [
+    Case("bare FastAPI endpoint, same pydantic model", "bare", "BenchIngestErrors", CONCURRENCY, REQUESTS),
+    Case(
+        "`handrail serve --no-engine`, alert no runbook matches (no write)",
+        "ingest",
+        "BenchUnrouted",
+        CONCURRENCY,
+        REQUESTS,
+    ),
+    Case("**`handrail serve --no-engine`, joins**", "ingest", "BenchIngestErrors", CONCURRENCY, REQUESTS),
+    Case("`handrail serve --no-engine`, joins, 1 client", "ingest", "BenchIngestErrors", 1, SERIAL_REQUESTS),
+    Case("**`handrail serve` with the engine, joins**", "engine", "BenchIngestErrors", CONCURRENCY, REQUESTS),
+]
+
+
+async def throughput(server: Server, case: Case) -> dict[str, float]:
+    """Warm up (which opens the incidents), then time `case.requests` posts that all join one."""
+    bodies = [encode(payload(case.alert, i % FINGERPRINTS)) for i in range(WARMUP + case.requests)]
+    warmup = await drive(server.url, bodies[:WARMUP], concurrency=CONCURRENCY)
+    server_cpu, client_cpu = server.cpu(), time.process_time()
+    timed = await drive(server.url, bodies[WARMUP:], concurrency=case.concurrency)
+    server_cpu, client_cpu = server.cpu() - server_cpu, time.process_time() - client_cpu
     failures = warmup.failures + timed.failures
     if failures:
         raise RuntimeError(f"{server.name}: {len(failures)} failed posts, first: {failures[0]}\n{server.log()}")
     return {
-        "rate": REQUESTS / timed.wall,
+        "rate": case.requests / timed.wall,
         "p50_ms": timed.percentile_ms(50),
         "p99_ms": timed.percentile_ms(99),
-        "cpu_ms": cpu / REQUESTS * 1000,
+        "server_cpu_ms": server_cpu / case.requests * 1000,
+        "client_cpu_ms": client_cpu / case.requests * 1000,
     }
 
 
@@ -326,11 +381,18 @@ def database_counts(database: Path, runbook_id: str) -> tuple[int, int, int]:
 
 async def storm(server: Server, database: Path) -> dict[str, Any]:
     order = [i % STORM_FINGERPRINTS for i in range(STORM_ALERTS)]
-    random.Random(42).shuffle(order)
-    bodies = [payload("BenchStormErrors", i) for i in order]
+    random.Random(42).shuffle(order)  # noqa: S311 (a repeatable order, not a secret)
+    bodies = [encode(payload("BenchStormErrors", i)) for i in order]
     posted = await drive(server.url, bodies, concurrency=STORM_CONCURRENCY)
     listed = api_incidents(server, "bench-storm")
     incidents, joins, events = database_counts(database, "bench-storm")
+    states = Counter(i["state"] for i in listed)
+    # How far the engine is behind: every incident's assessment should end awaiting approval.
+    waited = time.perf_counter()
+    settled = api_incidents(server, "bench-storm")
+    while any(i["state"] != "awaiting_approval" for i in settled) and time.perf_counter() - waited < SETTLE_SECONDS:
+        await asyncio.sleep(0.5)
+        settled = api_incidents(server, "bench-storm")
     return {
         "wall": posted.wall,
         "rate": STORM_ALERTS / posted.wall,
@@ -340,7 +402,9 @@ async def storm(server: Server, database: Path) -> dict[str, Any]:
         "api_incidents": len(listed),
         "api_joins": sum(i["joins"] for i in listed),
         "api_open": sum(1 for i in listed if i["open"]),
-        "api_states": sorted({i["state"] for i in listed}),
+        "api_states": ", ".join(f"{n} {state}" for state, n in sorted(states.items())),
+        "settle_seconds": time.perf_counter() - waited,
+        "settled_states": Counter(i["state"] for i in settled),
         "db_incidents": incidents,
         "db_joins": joins,
         "db_joined_events": events,
@@ -360,6 +424,68 @@ def machine() -> str:
     )
 
 
+def filesystem_of(path: Path) -> str:
+    """The file system SQLite writes to (its fsync on commit is part of every write)."""
+    found, mount = "unknown", ""
+    for line in Path("/proc/mounts").read_text().splitlines():
+        _, point, kind = line.split()[:3]
+        if str(path).startswith(point) and len(point) > len(mount):
+            found, mount = kind, point
+    return found
+
+
+def checks(counts: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(what, counted, expected) for everything the storm must get exactly right."""
+    joins = STORM_ALERTS - STORM_FINGERPRINTS
+    return [
+        ("failed posts (not 200)", len(counts["failures"]), 0),
+        (
+            "incidents via `GET /api/v1/incidents?runbookId=bench-storm&limit=500`",
+            counts["api_incidents"],
+            STORM_FINGERPRINTS,
+        ),
+        ("of them open", counts["api_open"], STORM_FINGERPRINTS),
+        ("joins, summed over the API's incidents", counts["api_joins"], joins),
+        ("incidents in the database", counts["db_incidents"], STORM_FINGERPRINTS),
+        ("joins in the database", counts["db_joins"], joins),
+        ("`joined` timeline events in the database", counts["db_joined_events"], joins),
+    ]
+
+
+def report(rates: dict[Case, dict[str, float]], counts: dict[str, Any], *, filesystem: str, elapsed: float) -> None:
+    bare = next(r for c, r in rates.items() if c.server == "bare")
+    print(f"Machine: {machine()}; SQLite in a temp dir on {filesystem}\n")
+    print(
+        f"Throughput: single-alert Alertmanager v4 webhooks, {WARMUP} warm-up posts, then the timed ones; "
+        f"fingerprints cycle over {FINGERPRINTS}, so the warm-up opens the incidents and every timed post joins one.\n"
+    )
+    print("| target | clients | posts | webhooks/s | / bare | p50 | p99 | server CPU / post | client CPU / post |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for case, r in rates.items():
+        print(
+            f"| {case.label} | {case.concurrency} | {case.requests} | {r['rate']:.0f} "
+            f"| {r['rate'] / bare['rate']:.2f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms "
+            f"| {r['server_cpu_ms']:.2f} ms | {r['client_cpu_ms']:.2f} ms |"
+        )
+    print(
+        f"\nStorm: {STORM_ALERTS} single-alert webhooks over {STORM_FINGERPRINTS} fingerprints in a seeded shuffled "
+        f"order from {STORM_CONCURRENCY} clients, into a fresh `handrail serve` with its engine; "
+        f"{counts['wall']:.1f} s, {counts['rate']:.0f} webhooks/s, p50 / p99 {counts['p50_ms']:.1f} / "
+        f"{counts['p99_ms']:.1f} ms. States at the last post: {counts['api_states']}.\n"
+    )
+    print("| count | value | expected |")
+    print("| --- | --- | --- |")
+    for name, value, expected in checks(counts):
+        print(f"| {name} | {value} | {expected} |")
+    settled = counts["settled_states"]
+    if set(settled) == {"awaiting_approval"}:
+        print(f"\nThe engine had assessed every incident {counts['settle_seconds']:.1f} s after the last post.")
+    else:
+        late = ", ".join(f"{n} {state}" for state, n in sorted(settled.items()))
+        print(f"\nThe engine had not assessed every incident {SETTLE_SECONDS} s after the last post: {late}.")
+    print(f"\nRun time: {elapsed:.0f} s")
+
+
 @contextmanager
 def workspace() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="handrail-bench-ingest-"))
@@ -371,67 +497,23 @@ def workspace() -> Iterator[Path]:
 
 async def main() -> int:
     began = time.perf_counter()
-    rates: dict[str, dict[str, float]] = {}
+    rates: dict[Case, dict[str, float]] = {}
     with workspace() as root:
-        for name, start in (
-            ("bare", lambda: bare_server(root)),
-            ("ingest", lambda: handrail_server(root / "ingest", "handrail serve --no-engine", engine=False)),
-            ("engine", lambda: handrail_server(root / "engine", "handrail serve", engine=True)),
-        ):
+        starts = {
+            "bare": lambda: bare_server(root),
+            "ingest": lambda: handrail_server(root / "ingest", "handrail serve --no-engine", engine=False),
+            "engine": lambda: handrail_server(root / "engine", "handrail serve", engine=True),
+        }
+        for name, start in starts.items():
             with start() as server:
-                rates[name] = await throughput(server)
+                for case in (c for c in CASES if c.server == name):
+                    rates[case] = await throughput(server, case)
         with handrail_server(root / "storm", "handrail serve (storm)", engine=True) as server:
             counts = await storm(server, root / "storm" / "handrail.db")
+        filesystem = filesystem_of(root)
     elapsed = time.perf_counter() - began
-
-    bare = rates["bare"]
-    print(f"Machine: {machine()}\n")
-    print(
-        f"Throughput: {REQUESTS} timed single-alert webhooks (after {WARMUP} warm-up posts) from {CONCURRENCY} "
-        f"concurrent httpx clients, fingerprints cycling over {FINGERPRINTS} (every timed post joins).\n"
-    )
-    print("| target | webhooks/s | handrail / bare | p50 | p99 | server CPU / request |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, label in (
-        ("bare", "bare FastAPI endpoint (same pydantic model)"),
-        ("ingest", "`handrail serve --no-engine`"),
-        ("engine", "`handrail serve` (with the engine)"),
-    ):
-        r = rates[name]
-        print(
-            f"| {label} | {r['rate']:.0f} | {r['rate'] / bare['rate']:.3f} | {r['p50_ms']:.1f} ms | "
-            f"{r['p99_ms']:.1f} ms | {r['cpu_ms']:.2f} ms |"
-        )
-    expected_joins = STORM_ALERTS - STORM_FINGERPRINTS
-    print(
-        f"\nStorm: {STORM_ALERTS} single-alert webhooks over {STORM_FINGERPRINTS} fingerprints, seeded shuffled "
-        f"order, {STORM_CONCURRENCY} concurrent clients, into a fresh `handrail serve` with its engine.\n"
-    )
-    print("| figure | value | expected |")
-    print("| --- | --- | --- |")
-    print(f"| storm: wall time / rate | {counts['wall']:.1f} s / {counts['rate']:.0f} webhooks/s | |")
-    print(f"| storm: p50 / p99 latency | {counts['p50_ms']:.1f} / {counts['p99_ms']:.1f} ms | |")
-    print(f"| failed posts (not 200) | {len(counts['failures'])} | 0 |")
-    print(f"| incidents via `GET /api/v1/incidents?limit=500` | {counts['api_incidents']} | {STORM_FINGERPRINTS} |")
-    print(f"| of them open | {counts['api_open']} ({', '.join(counts['api_states'])}) | {STORM_FINGERPRINTS} |")
-    print(f"| joins, summed over the API's incidents | {counts['api_joins']} | {expected_joins} |")
-    print(f"| incidents in the database | {counts['db_incidents']} | {STORM_FINGERPRINTS} |")
-    print(f"| joins in the database / `joined` timeline events | {counts['db_joins']} / {counts['db_joined_events']} "
-          f"| {expected_joins} |")
-    print(f"\nRun time: {elapsed:.0f} s")
-    wrong = [
-        name
-        for name, value, expected in (
-            ("failed posts", len(counts["failures"]), 0),
-            ("API incidents", counts["api_incidents"], STORM_FINGERPRINTS),
-            ("open incidents", counts["api_open"], STORM_FINGERPRINTS),
-            ("API joins", counts["api_joins"], expected_joins),
-            ("database incidents", counts["db_incidents"], STORM_FINGERPRINTS),
-            ("database joins", counts["db_joins"], expected_joins),
-            ("joined events", counts["db_joined_events"], expected_joins),
-        )
-        if value != expected
-    ]
+    report(rates, counts, filesystem=filesystem, elapsed=elapsed)
+    wrong = [name for name, value, expected in checks(counts) if value != expected]
     if wrong:
         print(f"\nFAILED: wrong counts: {', '.join(wrong)}", file=sys.stderr)
         for failure in counts["failures"][:5]:

@@ -34,6 +34,7 @@ from handrail.notify.pagerduty import PagerDutyNotifier
 from handrail.notify.webhook import WebhookNotifier
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
+from handrail.store.message_refs import SqlMessageRefs
 
 __all__ = [
     "create_actions",
@@ -62,7 +63,7 @@ def open_service(settings: Settings) -> IncidentService:
     return IncidentService(store, DBOSClient(system_database_url=settings.database))
 
 
-def create_notifiers(settings: Settings) -> list[Notifier]:
+def create_notifiers(settings: Settings, store: SqlIncidentStore | None = None) -> list[Notifier]:
     notifiers: list[Notifier] = []
     if settings.notifiers.log:
         notifiers.append(LogNotifier())
@@ -82,6 +83,11 @@ def create_notifiers(settings: Settings) -> list[Notifier]:
         )
     if configured.pagerduty is not None:
         notifiers.append(PagerDutyNotifier(configured.pagerduty))
+    if configured.slack is not None:
+        slack = configured.slack
+        if slack.console_url is None and settings.api.console_url:
+            slack = slack.model_copy(update={"console_url": settings.api.console_url})
+        notifiers.append(slack.create_notifier(refs=SqlMessageRefs(store.engine) if store is not None else None))
     return notifiers
 
 
@@ -107,7 +113,7 @@ def create_actions(settings: Settings, notifiers: Sequence[Notifier]) -> dict[st
 
 
 def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime:
-    notifiers = create_notifiers(settings)
+    notifiers = create_notifiers(settings, store)
     return EngineRuntime(
         store=store,
         probes=create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases),

@@ -19,6 +19,7 @@ from handrail.actions.kubernetes import KubernetesConnection
 from handrail.diagnostics.base import HttpConnection
 from handrail.errors import RunbookError, SettingsError
 from handrail.notify.pagerduty import PagerDutyNotifierConfig
+from handrail.notify.slack import SlackNotifierConfig
 from handrail.notify.webhook import WebhookNotifierConfig
 from handrail.runbook.load import validation_problems
 from handrail.runbook.model import RateLimit, StrictModel
@@ -103,6 +104,8 @@ class NotifierSettings(StrictModel):
     """POST every notification as JSON to a URL (see docs/notifications.md)."""
     webhooks: dict[str, WebhookNotifierConfig] = Field(default_factory=dict)
     """Named webhooks: the target `webhook:NAME` goes to `webhooks.NAME`."""
+    slack: SlackNotifierConfig | None = None
+    """Targets `#channel`: an incoming webhook or a bot token; approvals from buttons (docs/slack.md)."""
     pagerduty: PagerDutyNotifierConfig | None = None
     """Routing keys by name: the target `pagerduty:NAME` (docs/pagerduty.md)."""
 

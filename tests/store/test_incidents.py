@@ -27,7 +27,7 @@ def test_migrations_are_idempotent_and_recorded(store: SqlIncidentStore) -> None
     store.migrate()
     with store.engine.connect() as connection:
         version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
-    assert version == "0003"
+    assert version == "0004"
 
 
 def test_a_database_from_an_older_version_upgrades_in_place(tmp_path: Path) -> None:

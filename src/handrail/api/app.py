@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from handrail import __version__
-from handrail.api import alerts, incidents, runbooks
+from handrail.api import alerts, incidents, runbooks, slack
 from handrail.api.errors import install_error_handlers
 from handrail.api.metrics import metrics_registry, render
 from handrail.api.state import ApiState
@@ -53,6 +53,7 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
     app.include_router(alerts.router)
     app.include_router(incidents.router)
     app.include_router(runbooks.router)
+    app.include_router(slack.router)
     registry = metrics_registry(state.service.store, state.service.queue_depth)
 
     @app.get("/healthz", include_in_schema=False)

@@ -66,6 +66,10 @@ class TokenRegistry:
     def empty(self) -> bool:
         return not self._entries
 
+    def role_of(self, name: str) -> str | None:
+        """The role of the token named `name` (for identities that arrive without a token, from Slack)."""
+        return next((entry.role for entry in self._entries if entry.name == name), None)
+
     def identify(self, token: str) -> Identity | None:
         presented = digest(token)
         found: Identity | None = None

@@ -138,7 +138,9 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
         decision = await inbox.wait(remediation.id, ("approve", "reject"), window)
         if decision == "timeout":
             minutes = f"{runbook.escalation.escalate_after_minutes:g} minutes"
-            await _escalate_flag(incident_id, f"no approval for {remediation.name} within {minutes}", notes)
+            await _escalate_flag(
+                incident_id, f"no approval for {remediation.name} within {minutes}", notes, approval=remediation.id
+            )
             decision = await inbox.wait(remediation.id, ("approve", "reject"), None)
         if decision is None or decision == "timeout":
             return "closed"
@@ -526,10 +528,10 @@ async def _escalate(incident_id: str, reason: str, notes: _Notes) -> None:
             await notes.send("escalated", target, "escalated", body, state="escalated")
 
 
-async def _escalate_flag(incident_id: str, reason: str, notes: _Notes) -> None:
+async def _escalate_flag(incident_id: str, reason: str, notes: _Notes, approval: str | None = None) -> None:
     if await _mark_escalated(incident_id, reason):
         for target in notes.escalation_targets():
-            await notes.send("escalated", target, "escalated", reason, state="awaiting_approval")
+            await notes.send("escalated", target, "escalated", reason, state="awaiting_approval", approval=approval)
 
 
 # -- the alert resolved -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 A notification says what happened to an incident (opened, escalated, an approval is needed, ...)
 and where the runbook wants it heard (`target`: a channel, a pager schedule, a name). The engine
 hands each one to every notifier that `accepts` its target; a notifier delivers it its own way
-(a webhook POST, a log line, later Slack and PagerDuty) or raises `NotifyError`, which the engine
+(a webhook POST, a log line, a Slack message, a PagerDuty event) or raises `NotifyError`, which the engine
 retries with backoff. Notifiers know nothing of the store, the engine or settings.
 """
 

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["ACTION_RUNS", "API_TOKENS", "INCIDENTS", "METADATA", "TIMELINE", "UtcDateTime"]
+__all__ = ["ACTION_RUNS", "API_TOKENS", "INCIDENTS", "MESSAGE_REFS", "METADATA", "TIMELINE", "UtcDateTime"]
 
 METADATA = sa.MetaData()
 
@@ -118,4 +118,12 @@ API_TOKENS = sa.Table(
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+MESSAGE_REFS = sa.Table(
+    "handrail_message_refs",
+    METADATA,
+    sa.Column("incident_id", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(256), primary_key=True),
+    sa.Column("ref", sa.String(128), nullable=False),
 )

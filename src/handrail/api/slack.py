@@ -1,0 +1,133 @@
+"""Slack calls Handrail: Approve / Reject buttons and the `/handrail` slash command.
+
+Every request is verified with the app's signing secret (v0 HMAC over the raw body, five-minute
+replay window) before anything is parsed. The Slack user must map (`notifiers.slack.users`) to a
+Handrail identity whose token role allows the decision; four-eyes applies as in the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+
+from handrail.api.auth import Identity
+from handrail.api.deps import state_of
+from handrail.api.errors import ApiError
+from handrail.api.state import ApiState
+from handrail.engine import assess
+from handrail.errors import CatalogError, IncidentError
+from handrail.notify.slack_interactions import (
+    SlackSignatureError,
+    parse_interaction,
+    parse_slash_command,
+    verify_slack_signature,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/slack")
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _verified_body(request: Request) -> bytes:
+    slack = state_of(request).settings.notifiers.slack
+    if slack is None or slack.signing_secret is None:
+        raise ApiError(404, "not_found", "Slack is not configured (notifiers.slack.signingSecret)")
+    body = await request.body()
+    try:
+        verify_slack_signature(
+            slack.signing_secret.get_secret_value(),
+            timestamp=request.headers.get("x-slack-request-timestamp"),
+            signature=request.headers.get("x-slack-signature"),
+            body=body,
+            now=time.time(),
+        )
+    except SlackSignatureError as exc:
+        raise ApiError(401, "bad_signature", f"Slack signature: {exc.reason}") from None
+    return body
+
+
+def _identity(state: ApiState, user_id: str) -> Identity | None:
+    slack = state.settings.notifiers.slack
+    name = slack.users.get(user_id) if slack is not None else None
+    role = state.tokens.role_of(name) if name else None
+    return Identity(name, role) if name and role else None
+
+
+def _reply(text: str) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+@router.post("/interactions")
+async def interactions(request: Request) -> dict[str, Any]:
+    """Approve / Reject buttons on approval messages."""
+    body = await _verified_body(request)
+    try:
+        decision = parse_interaction(body)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", f"Slack interaction: {exc}", field="payload") from None
+    if decision is None:
+        return {}
+    state = state_of(request)
+    identity = _identity(state, decision.user_id)
+    if identity is None or not identity.may("approver"):
+        return _reply(f"<@{decision.user_id}> is not mapped to a Handrail approver; nothing was recorded.")
+    try:
+        if state.settings.api.four_eyes:
+            record = state.service.get(decision.incident_id)
+            if record.trigger_type == "manual" and record.triggered_by == identity.name:
+                return _reply(f"You triggered {decision.incident_id}; someone else must {decision.kind}.")
+        state.service.decide(
+            decision.incident_id, decision.remediation_id, decision.kind, actor=identity.name, reason="via Slack"
+        )
+    except IncidentError as exc:
+        return _reply(f"Not recorded: {exc}")
+    return _reply(f"{decision.remediation_id} {decision.kind}d by {identity.name} on {decision.incident_id}.")
+
+
+@router.post("/commands")
+async def commands(request: Request) -> dict[str, Any]:
+    """`/handrail status INC-…`, `/handrail trigger RUNBOOK`, `/handrail run RUNBOOK`."""
+    body = await _verified_body(request)
+    try:
+        command = parse_slash_command(body)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", f"Slack command: {exc}", field="text") from None
+    state = state_of(request)
+    identity = _identity(state, command.user_id)
+    if identity is None:
+        return _reply(f"<@{command.user_id}> is not mapped to a Handrail identity.")
+    verb, args = command.verb, command.args.split()
+    try:
+        if verb == "status" and args:
+            record = state.service.get(args[0])
+            waiting = f" — waiting for {record.waiting_for}" if record.waiting_for else ""
+            return _reply(f"{record.id} [{record.severity}] {record.title}: {record.state.value}{waiting}")
+        if verb == "trigger" and args and identity.may("responder"):
+            runbook = state.catalog.catalog.get(args[0])
+            record, opened = state.service.trigger(runbook, trigger_type="manual", triggered_by=identity.name)
+            return _reply(f"{'Opened' if opened else 'Joined'} {record.id} for {runbook.id}.")
+        if verb == "run" and args and identity.may("responder"):
+            runbook = state.catalog.catalog.get(args[0])
+            task = asyncio.create_task(_run_and_answer(state, runbook.id, command.response_url))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+            return _reply(f"Running the diagnostics of {runbook.id}; the result follows here.")
+    except (IncidentError, CatalogError) as exc:
+        return _reply(str(exc))
+    return _reply("Usage: /handrail status INCIDENT | trigger RUNBOOK | run RUNBOOK (responders only for the last two)")
+
+
+async def _run_and_answer(state: ApiState, runbook_id: str, response_url: str) -> None:
+    runbook = state.catalog.catalog.get(runbook_id)
+    result = await assess(runbook, probes=state.probes, deadline=state.settings.assessment_deadline)
+    lines = [f"*{runbook.name}*: overall {result.overall_severity.value}"]
+    lines += [f"• {r.name}: {r.status.value} — {r.message}" for r in result.results]
+    if result.recommended_actions:
+        lines.append("Recommended: " + ", ".join(result.recommended_actions))
+    async with httpx.AsyncClient(timeout=10) as client:
+        await client.post(response_url, json={"response_type": "ephemeral", "text": "\n".join(lines)[:3000]})

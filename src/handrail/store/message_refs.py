@@ -1,0 +1,42 @@
+"""`SqlMessageRefs`: which chat message tells each incident's story in each channel."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+
+from handrail.store.schema import MESSAGE_REFS
+
+__all__ = ["SqlMessageRefs"]
+
+
+class SqlMessageRefs:
+    """Slack's `MessageRefs`, in our database, so every worker updates the same message."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    async def get(self, incident_id: str, channel: str) -> str | None:
+        return await asyncio.to_thread(self._get, incident_id, channel)
+
+    async def put(self, incident_id: str, channel: str, ref: str) -> None:
+        await asyncio.to_thread(self._put, incident_id, channel, ref)
+
+    def _get(self, incident_id: str, channel: str) -> str | None:
+        with self._engine.connect() as connection:
+            value = connection.execute(
+                sa.select(MESSAGE_REFS.c.ref).where(
+                    MESSAGE_REFS.c.incident_id == incident_id, MESSAGE_REFS.c.channel == channel
+                )
+            ).scalar_one_or_none()
+            return str(value) if value is not None else None
+
+    def _put(self, incident_id: str, channel: str, ref: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.delete(MESSAGE_REFS).where(
+                    MESSAGE_REFS.c.incident_id == incident_id, MESSAGE_REFS.c.channel == channel
+                )
+            )
+            connection.execute(sa.insert(MESSAGE_REFS).values(incident_id=incident_id, channel=channel, ref=ref))
