@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -367,7 +367,7 @@ def api_incidents(server: Server, runbook_id: str) -> list[dict[str, Any]]:
 
 def database_counts(database: Path, runbook_id: str) -> tuple[int, int, int]:
     """Incidents, their joins and the `joined` timeline events, straight from SQLite."""
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         incidents, joins = connection.execute(
             "SELECT count(*), coalesce(sum(joins), 0) FROM handrail_incidents WHERE runbook_id = ?", (runbook_id,)
         ).fetchone()
@@ -452,9 +452,11 @@ def checks(counts: dict[str, Any]) -> list[tuple[str, int, int]]:
     ]
 
 
-def report(rates: dict[Case, dict[str, float]], counts: dict[str, Any], *, filesystem: str, elapsed: float) -> None:
+def report(
+    rates: dict[Case, dict[str, float]], counts: dict[str, Any], *, filesystem: str, load: float, elapsed: float
+) -> None:
     bare = next(r for c, r in rates.items() if c.server == "bare")
-    print(f"Machine: {machine()}; SQLite in a temp dir on {filesystem}\n")
+    print(f"Machine: {machine()}; SQLite in a temp dir on {filesystem}; load average at the start {load:.2f}\n")
     print(
         f"Throughput: single-alert Alertmanager v4 webhooks, {WARMUP} warm-up posts, then the timed ones; "
         f"fingerprints cycle over {FINGERPRINTS}, so the warm-up opens the incidents and every timed post joins one.\n"
@@ -496,7 +498,7 @@ def workspace() -> Iterator[Path]:
 
 
 async def main() -> int:
-    began = time.perf_counter()
+    began, load = time.perf_counter(), os.getloadavg()[0]  # others' work on the machine skews every figure
     rates: dict[Case, dict[str, float]] = {}
     with workspace() as root:
         starts = {
@@ -512,7 +514,7 @@ async def main() -> int:
             counts = await storm(server, root / "storm" / "handrail.db")
         filesystem = filesystem_of(root)
     elapsed = time.perf_counter() - began
-    report(rates, counts, filesystem=filesystem, elapsed=elapsed)
+    report(rates, counts, filesystem=filesystem, load=load, elapsed=elapsed)
     wrong = [name for name, value, expected in checks(counts) if value != expected]
     if wrong:
         print(f"\nFAILED: wrong counts: {', '.join(wrong)}", file=sys.stderr)

@@ -48,8 +48,9 @@ class EngineSettings(StrictModel):
 
     minute_seconds: float = Field(default=60.0, gt=0)
     """How long a runbook minute lasts (`escalateAfterMinutes`); shorten it for tests and game days."""
-    worker_concurrency: int = Field(default=50, gt=0)
-    """Incidents one worker carries at once."""
+    worker_concurrency: int = Field(default=1000, gt=0)
+    """Incidents one worker carries at once. An incident waiting for a person holds its slot (DBOS counts a
+    queued workflow until it ends), so this bounds open incidents per worker, not CPU work: keep it large."""
     metric_poll_seconds: float = Field(default=60.0, ge=1)
     """How often each `metric_threshold` trigger's query is checked."""
     executor_id: str | None = None

@@ -32,7 +32,7 @@ class Worker:
         *,
         database_url: str,
         executor_id: str | None = None,
-        worker_concurrency: int = 50,
+        worker_concurrency: int = 1000,
         polling_interval: float = 0.5,
         metric_poll_seconds: float = 60.0,
     ) -> None:
