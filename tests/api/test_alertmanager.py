@@ -77,6 +77,11 @@ def test_alertmanager_opens_joins_and_resolves_an_incident(tmp_path: Path) -> No
                 serve,
             )
         assert len(incidents(serve)) == 1
+        wait(lambda: detail(serve, incident_id)["state"] == "awaiting_approval", "the diagnosis", serve)
+        metrics = httpx.get(f"{serve.url}/metrics", timeout=5).text
+        assert 'handrail_incidents{runbook="checkout-errors",state="awaiting_approval"} 1.0' in metrics
+        assert 'handrail_diagnostic_duration_seconds_avg{diagnostic="state",runbook="checkout-errors"}' in metrics
+        assert 'handrail_alerts_received_total{result="joined"}' in metrics
         view = detail(serve, incident_id)
         assert view["labels"]["service"] == "checkout"
         triggered = next(e for e in view["timeline"] if e["kind"] == "triggered")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -53,6 +55,7 @@ class StoreCollector(Collector):
                 .where(TIMELINE.c.kind == "notification", TIMELINE.c.message.like("% could not deliver %"))
             ).scalar_one()
         failures.add_metric([], failed)
+        yield from self._durations()
         yield incidents
         yield actions
         yield failures
@@ -60,6 +63,32 @@ class StoreCollector(Collector):
             queue = GaugeMetricFamily("handrail_queue_depth", "Incident workflows waiting for a worker")
             queue.add_metric([], self._queue_depth())
             yield queue
+
+    def _durations(self) -> Iterator[GaugeMetricFamily]:
+        """Average and slowest duration of each diagnostic over the last hour (from the timeline)."""
+        since = datetime.now(UTC) - timedelta(hours=1)
+        query = (
+            sa.select(INCIDENTS.c.runbook_id, TIMELINE.c.data)
+            .join(INCIDENTS, INCIDENTS.c.id == TIMELINE.c.incident_id)
+            .where(TIMELINE.c.kind == "diagnostic", TIMELINE.c.at >= since)
+        )
+        samples: dict[tuple[str, str], list[float]] = defaultdict(list)
+        with self._store.engine.connect() as connection:
+            for runbook_id, data in connection.execute(query):
+                if isinstance(data, dict) and isinstance(data.get("durationMs"), int | float):
+                    samples[(runbook_id, str(data.get("stepId")))].append(data["durationMs"] / 1000)
+        labels = ["runbook", "diagnostic"]
+        average = GaugeMetricFamily(
+            "handrail_diagnostic_duration_seconds_avg", "Mean diagnostic duration over the last hour", labels=labels
+        )
+        slowest = GaugeMetricFamily(
+            "handrail_diagnostic_duration_seconds_max", "Slowest diagnostic duration over the last hour", labels=labels
+        )
+        for key, values in sorted(samples.items()):
+            average.add_metric(list(key), sum(values) / len(values))
+            slowest.add_metric(list(key), max(values))
+        yield average
+        yield slowest
 
 
 def metrics_registry(store: SqlIncidentStore, queue_depth: Callable[[], int] | None = None) -> CollectorRegistry:
