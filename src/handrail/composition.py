@@ -24,7 +24,6 @@ from handrail.api.auth import TokenRegistry, new_token
 from handrail.api.state import ApiState, CatalogHolder
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
-from handrail.engine.safety import AllowList, SafetyPolicy
 from handrail.engine.service import IncidentService
 from handrail.engine.worker import Worker
 from handrail.errors import NotifyError
@@ -32,6 +31,7 @@ from handrail.notify.base import Notification, Notifier
 from handrail.notify.log import LogNotifier
 from handrail.notify.pagerduty import PagerDutyNotifier
 from handrail.notify.webhook import WebhookNotifier
+from handrail.safety import AllowList, SafetyPolicy
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
 from handrail.store.message_refs import SqlMessageRefs

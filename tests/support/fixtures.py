@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from handrail.engine.safety import AllowList
+from handrail.safety import AllowList
 
 __all__ = ["allow_list"]
 

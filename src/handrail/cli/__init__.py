@@ -6,22 +6,55 @@ Exit codes: 0 success; 1 the input has problems; 2 usage errors; 3 an internal e
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
 from handrail import __version__
 from handrail.cli.common import EXIT_INTERNAL, fail
-from handrail.cli.incidents import incidents, report, trigger, worker
 from handrail.cli.runbooks import evaluate, explain, lint, run, schema
-from handrail.cli.serve import serve
 from handrail.errors import HandrailError
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _incident_commands() -> dict[str, click.Command]:
+    from handrail.cli.incidents import incidents, report, trigger, worker
+
+    return {"trigger": trigger, "worker": worker, "incidents": incidents, "report": report}
+
+
+def _serve_command() -> dict[str, click.Command]:
+    from handrail.cli.serve import serve
+
+    return {"serve": serve}
+
+
+class LazyGroup(click.Group):
+    """Commands whose modules load the engine (DBOS), the API (FastAPI) or the notifiers are imported
+    only when one of them runs, so `handrail lint` and `handrail eval` start quickly."""
+
+    LOADERS: ClassVar[dict[str, Callable[[], dict[str, click.Command]]]] = {
+        "trigger": _incident_commands,
+        "worker": _incident_commands,
+        "incidents": _incident_commands,
+        "report": _incident_commands,
+        "serve": _serve_command,
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LOADERS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LOADERS and cmd_name not in self.commands:
+            for name, command in self.LOADERS[cmd_name]().items():
+                self.add_command(command, name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -35,7 +68,7 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     ctx.ensure_object(dict).setdefault("config", config)
 
 
-for _command in (lint, explain, run, schema, evaluate, trigger, worker, incidents, report, serve):
+for _command in (lint, explain, run, schema, evaluate):
     cli.add_command(_command)
 
 

@@ -21,7 +21,6 @@ from handrail.cli.common import (
     resolve,
     settings_from,
 )
-from handrail.composition import safety_policy
 from handrail.diagnostics.registry import create_probes
 from handrail.engine import Assessment, Status, assess
 from handrail.errors import ExpressionError
@@ -30,6 +29,7 @@ from handrail.expression import parse
 from handrail.lint import LintResult, lint_paths
 from handrail.runbook.model import Runbook
 from handrail.runbook.problem import Severity
+from handrail.safety import AllowList
 from handrail.schema import runbook_json_schema
 from handrail.settings import Settings
 from handrail.terminal import LiveAssessmentView, render_assessment
@@ -55,7 +55,8 @@ def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -
         if not folder.is_dir():
             fail(f"the runbook folder {folder} does not exist (set `runbooks:` in handrail.yaml)", EXIT_USAGE)
         paths = [folder]
-    results = lint_paths(paths, allow=safety_policy(settings).allow)
+    allow = settings.safety.allow
+    results = lint_paths(paths, allow=AllowList(allow.namespaces, allow.databases, allow.commands, allow.caches))
     problems = [problem for result in results for problem in result.problems]
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = len(problems) - errors

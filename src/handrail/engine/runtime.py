@@ -15,8 +15,8 @@ from typing import Any
 
 from handrail.actions.base import Action
 from handrail.diagnostics.base import Probe
-from handrail.engine.safety import SafetyPolicy
 from handrail.notify.base import Notifier
+from handrail.safety import SafetyPolicy
 from handrail.store import SqlIncidentStore
 
 __all__ = ["EngineRuntime", "current", "install", "uninstall"]

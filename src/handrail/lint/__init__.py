@@ -6,13 +6,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from handrail.engine.safety import AllowList
 from handrail.lint.checks import RunbookChecks, diagnostic_names
 from handrail.lint.reachability import check_all_errors_reachable
 from handrail.lint.thresholds import check_unreachable_statuses
 from handrail.runbook.load import LoadedRunbook, load_runbook_file
 from handrail.runbook.model import Runbook
 from handrail.runbook.problem import Position, Problem, Severity
+from handrail.safety import AllowList
 
 __all__ = [
     "LintResult",

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from handrail.actions import ACTION_PARAMS
 from handrail.actions.base import ActionScope
 from handrail.diagnostics import DIAGNOSTIC_PARAMS
-from handrail.engine.safety import AllowList
 from handrail.errors import ExpressionSyntaxError, TemplateError
 from handrail.expression import Expression, parse
 from handrail.expression.function import regex_problem
@@ -20,6 +19,7 @@ from handrail.runbook.model import Diagnostic, Runbook
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath
 from handrail.runbook.template import has_placeholders, parse_template
+from handrail.safety import AllowList
 
 __all__ = ["RESULT_FIELDS", "RunbookChecks", "diagnostic_names", "provided_names", "static_scope"]
 
