@@ -23,22 +23,20 @@ from dbos import DBOS, SetWorkflowID
 from handrail.actions import ACTION_PARAMS
 from handrail.actions.base import ActionContext, ActionOutcome
 from handrail.engine.assessment import assess
-from handrail.engine.messages import approval_text, evidence, incident_details, notification
+from handrail.engine.messages import approval_text, evidence
+from handrail.engine.notifications import Notes, record
 from handrail.engine.runtime import current
-from handrail.errors import ActionError, NotifyError
+from handrail.errors import ActionError
 from handrail.expression import parse
-from handrail.notify.base import Notification
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import ActionStatus, IncidentState
 
 __all__ = [
     "ALERT_RESOLVED_WORKFLOW",
-    "ANNOUNCE_WORKFLOW",
     "HUMAN_TOPIC",
     "INCIDENT_QUEUE",
     "INCIDENT_WORKFLOW",
     "alert_resolved",
-    "announce",
     "handle_incident",
 ]
 
@@ -49,8 +47,6 @@ INCIDENT_WORKFLOW = "handrail.incident"
 HUMAN_TOPIC = "human"
 WAIT_CHUNK = 3600.0
 """An indefinite wait for a person is a series of waits this long (each one checkpointed)."""
-NOTIFY_ATTEMPTS = 10
-"""Delivery attempts 1 s, 2 s, 4 s ... apart: about 17 minutes before a notification is given up."""
 
 
 # -- the workflow -------------------------------------------------------------------------------
@@ -63,7 +59,7 @@ async def handle_incident(incident_id: str) -> str:
     if loaded is None:
         return "closed"
     runbook = Runbook.model_validate(loaded["runbook"])
-    notes = _Notes(incident_id, runbook)
+    notes = Notes(incident_id, runbook)
     await _start_escalation_timer(incident_id, runbook.escalation.escalate_after_minutes)
     await notes.send("opened", runbook.escalation.primary, "incident opened", _opened_text(loaded), state="triggered")
     if not await _transition(incident_id, IncidentState.DIAGNOSING, "collecting evidence"):
@@ -78,7 +74,7 @@ async def handle_incident(incident_id: str) -> str:
     for remediation_id in plan:
         remediation = runbook.remediation(remediation_id)
         if remediation is None:  # the linter refuses such runbooks; a snapshot from an older version might not
-            await _record(incident_id, "plan", f"remediation {remediation_id} is not defined; skipped")
+            await record(incident_id, "plan", f"remediation {remediation_id} is not defined; skipped")
             continue
         outcome = await _remediate(incident_id, runbook, remediation, inbox, notes)
         if outcome in ("closed", "stop"):
@@ -91,7 +87,7 @@ async def handle_incident(incident_id: str) -> str:
     return await _verify_and_close(incident_id, runbook, performed, diagnosis["verify"], notes)
 
 
-async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediation, inbox: _Inbox, notes: _Notes) -> str:
+async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediation, inbox: _Inbox, notes: Notes) -> str:
     """One remediation: "performed", "skipped", "stop" (the plan ends, escalated) or "closed"."""
     primary = runbook.escalation.primary
     if remediation.type == "escalate":
@@ -168,14 +164,14 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
         )
         return "stop"
     if remediation.continue_on_failure:
-        await _record(incident_id, "plan", f"{remediation.name} failed; continuing (continueOnFailure)")
+        await record(incident_id, "plan", f"{remediation.name} failed; continuing (continueOnFailure)")
         return "skipped"
     await _escalate(incident_id, f"{remediation.name} failed; the plan stops here", notes)
     return "stop"
 
 
 async def _verify_and_close(
-    incident_id: str, runbook: Runbook, performed: Sequence[str], verify: Mapping[str, list[str]], notes: _Notes
+    incident_id: str, runbook: Runbook, performed: Sequence[str], verify: Mapping[str, list[str]], notes: Notes
 ) -> str:
     after = max(
         (r.verify.after if r.verify else 60.0) for r in (runbook.remediation(rid) for rid in performed) if r is not None
@@ -277,11 +273,6 @@ async def _is_open(incident_id: str) -> bool:
 @DBOS.step(name="handrail.transition")
 async def _transition(incident_id: str, state: IncidentState, message: str, waiting_for: str | None = None) -> bool:
     return current().store.transition(incident_id, state, message, waiting_for=waiting_for) is not None
-
-
-@DBOS.step(name="handrail.record")
-async def _record(incident_id: str, kind: str, message: str) -> None:
-    current().store.record(incident_id, kind, message)
 
 
 @DBOS.step(name="handrail.assessment")
@@ -520,7 +511,7 @@ async def _mark_escalated(incident_id: str, reason: str) -> bool:
     return current().store.mark_escalated(incident_id, reason)
 
 
-async def _escalate(incident_id: str, reason: str, notes: _Notes) -> None:
+async def _escalate(incident_id: str, reason: str, notes: Notes) -> None:
     """The incident goes to people: state `escalated`, and every escalation target is told."""
     if await _escalate_state(incident_id, reason):
         body = f"{reason}\n\n{evidence(await _assessment(incident_id))}"
@@ -528,7 +519,7 @@ async def _escalate(incident_id: str, reason: str, notes: _Notes) -> None:
             await notes.send("escalated", target, "escalated", body, state="escalated")
 
 
-async def _escalate_flag(incident_id: str, reason: str, notes: _Notes, approval: str | None = None) -> None:
+async def _escalate_flag(incident_id: str, reason: str, notes: Notes, approval: str | None = None) -> None:
     if await _mark_escalated(incident_id, reason):
         for target in notes.escalation_targets():
             await notes.send("escalated", target, "escalated", reason, state="awaiting_approval", approval=approval)
@@ -548,35 +539,15 @@ async def alert_resolved(incident_id: str) -> bool:
         return False
     runbook = Runbook.model_validate(details["runbook"])
     if not await _check(incident_id, [d.id for d in runbook.diagnostics]):
-        await _record(incident_id, "alert", "the alert resolved but the diagnostics are not healthy; staying open")
+        await record(incident_id, "alert", "the alert resolved but the diagnostics are not healthy; staying open")
         return False
     if not await _transition(incident_id, IncidentState.RESOLVED, "the alert resolved and verification is healthy"):
         return False
     await _cancel_plan(incident_id)
-    notes = _Notes(incident_id, runbook, prefix="alert")
+    notes = Notes(incident_id, runbook, prefix="alert")
     for target in notes.all_targets():
         await notes.send("resolved", target, "resolved", "The alert resolved; verified healthy.", state="resolved")
     return True
-
-
-ANNOUNCE_WORKFLOW = "handrail.announce"
-
-
-@DBOS.workflow(name=ANNOUNCE_WORKFLOW)
-async def announce(incident_id: str, kind: str, headline: str) -> None:
-    """Tell every escalation target what a person did: acknowledged, resolved, cancelled."""
-    details = await _runbook_of(incident_id)
-    runbook = Runbook.model_validate(details["runbook"])
-    notes = _Notes(incident_id, runbook, prefix=f"{kind}-")
-    for target in notes.all_targets():
-        await notes.send(kind, target, headline, headline, state=details["state"])
-
-
-@DBOS.step(name="handrail.runbook_of")
-async def _runbook_of(incident_id: str) -> dict[str, Any]:
-    record = current().store.get(incident_id)
-    assert record is not None
-    return {"runbook": dict(record.runbook), "state": record.state.value}
 
 
 @DBOS.step(name="handrail.open_incident")
@@ -613,7 +584,7 @@ async def escalation_timer(incident_id: str, minutes: float) -> bool:
     reason = f"not acknowledged within {minutes:g} minutes"
     if not await _mark_escalated(incident_id, reason):
         return False
-    notes = _Notes(incident_id, runbook, prefix="timer")
+    notes = Notes(incident_id, runbook, prefix="timer")
     target = runbook.escalation.secondary or runbook.escalation.primary
     body = f"{reason}.\n\n{evidence(details.get('assessment'))}"
     await notes.send("escalated", target, reason, body, state=details["state"])
@@ -626,117 +597,6 @@ async def _unacknowledged(incident_id: str) -> dict[str, Any] | None:
     if record is None or not record.is_open or record.acknowledged_at is not None:
         return None
     return {"runbook": dict(record.runbook), "assessment": record.assessment, "state": record.state.value}
-
-
-# -- notifications ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Notes:
-    """Sends an incident's notifications, each through its own durable delivery workflow."""
-
-    incident_id: str
-    runbook: Runbook
-    prefix: str = "n"
-    sequence: int = 0
-
-    def escalation_targets(self) -> list[str]:
-        secondary = self.runbook.escalation.secondary
-        return [secondary] if secondary else [self.runbook.escalation.primary]
-
-    def all_targets(self) -> list[str]:
-        targets = [self.runbook.escalation.primary, self.runbook.escalation.secondary]
-        return [t for i, t in enumerate(targets) if t and t not in targets[:i]]
-
-    async def send(
-        self,
-        kind: str,
-        target: str,
-        headline: str,
-        body: str,
-        *,
-        state: str,
-        approval: str | None = None,
-        instructions: str | None = None,
-    ) -> None:
-        self.sequence += 1
-        details = await _details(self.incident_id, approval, instructions)
-        note = notification(
-            kind,
-            incident_id=self.incident_id,
-            runbook=self.runbook,
-            target=target,
-            headline=headline,
-            body=body,
-            state=state,
-            sequence=self.sequence,
-            details=details,
-        )
-        for name in await _notifier_names(target):
-            with SetWorkflowID(f"{self.incident_id}:{self.prefix}{self.sequence}:{name}"):
-                await DBOS.start_workflow_async(deliver_notification, name, _note_dict(note))
-
-
-@DBOS.step(name="handrail.details")
-async def _details(incident_id: str, approval: str | None, instructions: str | None) -> dict[str, Any]:
-    runtime = current()
-    record = runtime.store.get(incident_id)
-    assert record is not None
-    runbook = Runbook.model_validate(record.runbook)
-    remediation = runbook.remediation(approval) if approval else None
-    return incident_details(
-        incident_id,
-        runbook,
-        record.assessment,
-        console_url=runtime.console_url,
-        approval=remediation,
-        instructions=instructions,
-    )
-
-
-@DBOS.step(name="handrail.notifier_names")
-async def _notifier_names(target: str) -> list[str]:
-    return [n.name for n in current().notifiers if n.accepts(target)]
-
-
-def _note_dict(note: Notification) -> dict[str, Any]:
-    return {
-        "details": dict(note.details),
-        "target": note.target,
-        "kind": note.kind,
-        "title": note.title,
-        "text": note.text,
-        "severity": note.severity,
-        "incident_id": note.incident_id,
-        "fields": dict(note.fields),
-        "dedup_key": note.dedup_key,
-    }
-
-
-@DBOS.workflow(name="handrail.deliver_notification")
-async def deliver_notification(notifier_name: str, note: dict[str, Any]) -> bool:
-    """Deliver one notification with retries and backoff; a final failure goes on the timeline."""
-    try:
-        await _send(notifier_name, note)
-    except Exception as exc:
-        await _record(
-            note["incident_id"],
-            "notification",
-            f"{notifier_name} could not deliver '{note['title']}' to {note['target']}: {exc}",
-        )
-        return False
-    await _record(note["incident_id"], "notification", f"{notifier_name}: sent '{note['title']}' to {note['target']}")
-    return True
-
-
-@DBOS.step(
-    name="handrail.send", retries_allowed=True, max_attempts=NOTIFY_ATTEMPTS, interval_seconds=1.0, backoff_rate=2.0
-)
-async def _send(notifier_name: str, note: dict[str, Any]) -> None:
-    notifier = current().notifier(notifier_name)
-    if notifier is None:
-        raise NotifyError(f"no notifier named {notifier_name} is configured")
-    await notifier.send(Notification(**note))
 
 
 def _opened_text(loaded: Mapping[str, Any]) -> str:

@@ -15,13 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from dbos import DBOSClient
 
-from handrail.engine.incident import (
-    ALERT_RESOLVED_WORKFLOW,
-    ANNOUNCE_WORKFLOW,
-    HUMAN_TOPIC,
-    INCIDENT_QUEUE,
-    INCIDENT_WORKFLOW,
-)
+from handrail.engine.incident import ALERT_RESOLVED_WORKFLOW, HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
+from handrail.engine.notifications import ANNOUNCE_WORKFLOW
 from handrail.errors import IncidentError
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import IncidentRecord, IncidentState, NewIncident, SqlIncidentStore

@@ -1,0 +1,158 @@
+"""Notifications from incidents: one durable delivery job per notification and notifier.
+
+`Notes` numbers an incident's notifications (so a replayed workflow starts the same delivery
+jobs, which DBOS then recognises by id) and hands each to every notifier that accepts its target.
+`deliver_notification` retries with backoff and writes a final failure to the timeline; it never
+blocks the incident. `announce` tells every escalation target what a person did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from handrail.engine.messages import incident_details, notification
+from handrail.engine.runtime import current
+from handrail.errors import NotifyError
+from handrail.notify.base import Notification
+from handrail.runbook.model import Runbook
+
+__all__ = ["ANNOUNCE_WORKFLOW", "NOTIFY_ATTEMPTS", "Notes", "announce", "deliver_notification", "record"]
+
+NOTIFY_ATTEMPTS = 10
+"""Delivery attempts 1 s, 2 s, 4 s ... apart: about 17 minutes before a notification is given up."""
+
+
+@DBOS.step(name="handrail.record")
+async def record(incident_id: str, kind: str, message: str) -> None:
+    current().store.record(incident_id, kind, message)
+
+
+@dataclass
+class Notes:
+    """Sends an incident's notifications, each through its own durable delivery workflow."""
+
+    incident_id: str
+    runbook: Runbook
+    prefix: str = "n"
+    sequence: int = 0
+
+    def escalation_targets(self) -> list[str]:
+        secondary = self.runbook.escalation.secondary
+        return [secondary] if secondary else [self.runbook.escalation.primary]
+
+    def all_targets(self) -> list[str]:
+        targets = [self.runbook.escalation.primary, self.runbook.escalation.secondary]
+        return [t for i, t in enumerate(targets) if t and t not in targets[:i]]
+
+    async def send(
+        self,
+        kind: str,
+        target: str,
+        headline: str,
+        body: str,
+        *,
+        state: str,
+        approval: str | None = None,
+        instructions: str | None = None,
+    ) -> None:
+        self.sequence += 1
+        details = await _details(self.incident_id, approval, instructions)
+        note = notification(
+            kind,
+            incident_id=self.incident_id,
+            runbook=self.runbook,
+            target=target,
+            headline=headline,
+            body=body,
+            state=state,
+            sequence=self.sequence,
+            details=details,
+        )
+        for name in await _notifier_names(target):
+            with SetWorkflowID(f"{self.incident_id}:{self.prefix}{self.sequence}:{name}"):
+                await DBOS.start_workflow_async(deliver_notification, name, _note_dict(note))
+
+
+@DBOS.step(name="handrail.details")
+async def _details(incident_id: str, approval: str | None, instructions: str | None) -> dict[str, Any]:
+    runtime = current()
+    record = runtime.store.get(incident_id)
+    assert record is not None
+    runbook = Runbook.model_validate(record.runbook)
+    remediation = runbook.remediation(approval) if approval else None
+    return incident_details(
+        incident_id,
+        runbook,
+        record.assessment,
+        console_url=runtime.console_url,
+        approval=remediation,
+        instructions=instructions,
+    )
+
+
+@DBOS.step(name="handrail.notifier_names")
+async def _notifier_names(target: str) -> list[str]:
+    return [n.name for n in current().notifiers if n.accepts(target)]
+
+
+def _note_dict(note: Notification) -> dict[str, Any]:
+    return {
+        "details": dict(note.details),
+        "target": note.target,
+        "kind": note.kind,
+        "title": note.title,
+        "text": note.text,
+        "severity": note.severity,
+        "incident_id": note.incident_id,
+        "fields": dict(note.fields),
+        "dedup_key": note.dedup_key,
+    }
+
+
+@DBOS.workflow(name="handrail.deliver_notification")
+async def deliver_notification(notifier_name: str, note: dict[str, Any]) -> bool:
+    """Deliver one notification with retries and backoff; a final failure goes on the timeline."""
+    try:
+        await _send(notifier_name, note)
+    except Exception as exc:
+        await record(
+            note["incident_id"],
+            "notification",
+            f"{notifier_name} could not deliver '{note['title']}' to {note['target']}: {exc}",
+        )
+        return False
+    await record(note["incident_id"], "notification", f"{notifier_name}: sent '{note['title']}' to {note['target']}")
+    return True
+
+
+@DBOS.step(
+    name="handrail.send", retries_allowed=True, max_attempts=NOTIFY_ATTEMPTS, interval_seconds=1.0, backoff_rate=2.0
+)
+async def _send(notifier_name: str, note: dict[str, Any]) -> None:
+    notifier = current().notifier(notifier_name)
+    if notifier is None:
+        raise NotifyError(f"no notifier named {notifier_name} is configured")
+    await notifier.send(Notification(**note))
+
+
+ANNOUNCE_WORKFLOW = "handrail.announce"
+
+
+@DBOS.workflow(name=ANNOUNCE_WORKFLOW)
+async def announce(incident_id: str, kind: str, headline: str) -> None:
+    """Tell every escalation target what a person did: acknowledged, resolved, cancelled."""
+    details = await _runbook_of(incident_id)
+    runbook = Runbook.model_validate(details["runbook"])
+    notes = Notes(incident_id, runbook, prefix=f"{kind}-")
+    for target in notes.all_targets():
+        await notes.send(kind, target, headline, headline, state=details["state"])
+
+
+@DBOS.step(name="handrail.runbook_of")
+async def _runbook_of(incident_id: str) -> dict[str, Any]:
+    record = current().store.get(incident_id)
+    assert record is not None
+    return {"runbook": dict(record.runbook), "state": record.state.value}
