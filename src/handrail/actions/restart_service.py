@@ -22,6 +22,7 @@ from typing import Any, Self
 from kubernetes.client import AppsV1Api
 from pydantic import Field, model_validator
 
+from handrail.actions._command import combined_output, render_command
 from handrail.actions.base import ActionContext, ActionOutcome, ActionParams, ActionScope
 from handrail.actions.kubernetes import (
     STRATEGIC_MERGE_PATCH,
@@ -34,17 +35,15 @@ from handrail.actions.kubernetes import (
     dig,
     workload,
 )
-from handrail.errors import ActionError, TemplateError
+from handrail.errors import ActionError
 from handrail.process import (
     KILL_GRACE,
     MAX_OUTPUT,
-    CapturedOutput,
     ProcessStartError,
     ProcessTimeoutError,
     describe_exit,
     run_process,
 )
-from handrail.runbook.template import render_argv, render_shell
 
 __all__ = ["RESTARTED_AT", "RestartServiceAction", "RestartServiceParams"]
 
@@ -97,7 +96,7 @@ class RestartServiceAction:
     def describe(self, params: RestartServiceParams, context: ActionContext) -> str:
         """The PATCH (path, annotation, context), or the command line and the values its environment carries."""
         if params.command is not None:
-            argv, env = _command(params.command, context)
+            argv, env = render_command(params.command, context)
             return "\n".join([shlex.join(argv), *(f"{key}={shlex.quote(value)}" for key, value in env.items())])
         target = workload(params, context.template)
         return f"PATCH {target.path} (rollout restart: restartedAt=<now>) {self._clients.where(params.context)}"
@@ -107,7 +106,7 @@ class RestartServiceAction:
         if params.command is not None:
             if isinstance(params.command, str):
                 return ActionScope(target="command:sh", command="sh")
-            argv, _ = _command(params.command, context)
+            argv, _ = render_command(params.command, context)
             program = Path(argv[0]).name
             return ActionScope(target=f"command:{program}", command=program)
         target = workload(params, context.template)
@@ -156,7 +155,7 @@ class RestartServiceAction:
         return ActionOutcome(True, f"restarted {target}: restartedAt={now}, generation {generation}", json.dumps(body))
 
     async def _run_command(self, command: str | list[str], context: ActionContext) -> ActionOutcome:
-        argv, env = _command(command, context)
+        argv, env = render_command(command, context)
         env |= {"HANDRAIL_INCIDENT_ID": context.incident_id, "HANDRAIL_IDEMPOTENCY_KEY": context.idempotency_key}
         try:
             result = await run_process(
@@ -165,9 +164,9 @@ class RestartServiceAction:
         except ProcessStartError as exc:
             raise ActionError(str(exc)) from exc
         except ProcessTimeoutError as exc:
-            output = _output(exc.stdout, exc.stderr)
+            output = combined_output(exc.stdout, exc.stderr)
             return ActionOutcome(False, f"timed out after {context.timeout:g}s (process group killed)", output)
-        output = _output(result.stdout, result.stderr)
+        output = combined_output(result.stdout, result.stderr)
         if result.exit_code == 0:
             return ActionOutcome(True, "exit 0", output)
         message = describe_exit(result.exit_code)
@@ -184,29 +183,3 @@ def _methods(api: AppsV1Api, kind: str) -> tuple[Callable[..., Any], Callable[..
     if kind == "statefulset":
         return api.read_namespaced_stateful_set, api.patch_namespaced_stateful_set
     return api.read_namespaced_daemon_set, api.patch_namespaced_daemon_set
-
-
-def _command(command: str | list[str], context: ActionContext) -> tuple[list[str], dict[str, str]]:
-    """The argv to run and the label values its environment carries, or raise `ActionError`."""
-    try:
-        if isinstance(command, str):
-            script = render_shell(command, context.template)
-            argv, env = ["/bin/sh", "-c", script.script], dict(script.env)
-        else:
-            argv, env = render_argv(command, context.template), {}
-    except TemplateError as exc:
-        raise ActionError(f"command: {exc}") from exc
-    if any("\0" in part for part in [*argv, *env.values()]):
-        raise ActionError("an argument or environment value would contain a NUL byte")
-    return argv, env
-
-
-def _output(stdout: CapturedOutput, stderr: CapturedOutput) -> str:
-    """stdout, then stderr under a marker line when there is any (each capped)."""
-    out, err = stdout.shown(), stderr.shown()
-    if not err:
-        return out
-    if not out:
-        return err
-    separator = "" if out.endswith("\n") else "\n"
-    return f"{out}{separator}--- stderr ---\n{err}"

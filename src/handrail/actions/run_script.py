@@ -33,19 +33,19 @@ from pydantic import Field, model_validator
 from sqlalchemy import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from handrail.actions._command import combined_output, render_command
 from handrail.actions.base import ActionContext, ActionOutcome, ActionParams, ActionScope
 from handrail.errors import ActionError, TemplateError
 from handrail.process import (
     KILL_GRACE,
     MAX_OUTPUT,
-    CapturedOutput,
     ProcessStartError,
     ProcessTimeoutError,
     describe_exit,
     run_process,
 )
 from handrail.runbook.model import Duration
-from handrail.runbook.template import SqlStatement, render_argv, render_shell, render_sql, render_text
+from handrail.runbook.template import SqlStatement, render_sql, render_text
 from handrail.sql import (
     BUDGET_SHARE,
     Database,
@@ -155,9 +155,9 @@ class RunScriptAction:
         except ProcessStartError as exc:
             raise ActionError(str(exc)) from exc
         except ProcessTimeoutError as exc:
-            output = _output(exc.stdout, exc.stderr)
+            output = combined_output(exc.stdout, exc.stderr)
             return ActionOutcome(False, f"timed out after {timeout:g}s (process group killed)", output)
-        output = _output(result.stdout, result.stderr)
+        output = combined_output(result.stdout, result.stderr)
         if result.exit_code == 0:
             return ActionOutcome(True, "exit 0", output)
         message = describe_exit(result.exit_code)
@@ -393,26 +393,6 @@ def _sql_literal(value: str) -> str:
 
 def _command(params: RunScriptParams, context: ActionContext) -> tuple[list[str], dict[str, str]]:
     """The argv to run and the template values its environment carries, or raise `ActionError`."""
-    try:
-        if params.shell is not None:
-            script = render_shell(params.shell, context.template)
-            argv, env = ["/bin/sh", "-c", script.script], dict(script.env)
-        else:
-            assert params.command is not None
-            argv, env = render_argv(params.command, context.template), {}
-    except TemplateError as exc:
-        raise ActionError(f"{'shell' if params.shell is not None else 'command'}: {exc}") from exc
-    if any("\0" in part for part in [*argv, *env.values()]):
-        raise ActionError("an argument or environment value would contain a NUL byte")
-    return argv, env
-
-
-def _output(stdout: CapturedOutput, stderr: CapturedOutput) -> str:
-    """stdout, then stderr under a marker line when there is any (each capped)."""
-    out, err = stdout.shown(), stderr.shown()
-    if not err:
-        return out
-    if not out:
-        return err
-    separator = "" if out.endswith("\n") else "\n"
-    return f"{out}{separator}--- stderr ---\n{err}"
+    command = params.shell if params.shell is not None else params.command
+    assert command is not None
+    return render_command(command, context, label="shell" if params.shell is not None else "command")

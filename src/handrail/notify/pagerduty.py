@@ -23,6 +23,7 @@ import httpx
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from handrail.errors import NotifyError
+from handrail.notify._http import one_line, read_head, snippet
 from handrail.notify.base import Notification
 from handrail.runbook.model import Duration, StrictModel
 
@@ -209,15 +210,13 @@ class PagerDutyNotifier:
             ):
                 if response.status_code == 202:
                     return
-                answer = await _head(response)
+                answer = await read_head(response, _READ_AT_MOST)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise NotifyError(f"{where} did not answer within {timeout:g}s (event for {target})") from exc
         except httpx.TransportError as exc:
-            raise NotifyError(redact(f"cannot reach {where}: {type(exc).__name__}: {_one_line(str(exc))}")) from exc
+            raise NotifyError(redact(f"cannot reach {where}: {type(exc).__name__}: {one_line(str(exc))}")) from exc
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            raise NotifyError(
-                redact(f"request to {where} failed: {type(exc).__name__}: {_one_line(str(exc))}")
-            ) from exc
+            raise NotifyError(redact(f"request to {where} failed: {type(exc).__name__}: {one_line(str(exc))}")) from exc
         # The answer is redacted before it is cut to a snippet, so a key at the edge cannot leak in part.
         raise NotifyError(_refusal(where, target, response, redact(answer)))
 
@@ -290,30 +289,10 @@ def _refusal(where: str, target: str, response: httpx.Response, text: str) -> st
             errors = answer.get("errors")
             reasons = "; ".join(str(e) for e in errors) if isinstance(errors, list) else ""
             said = str(answer.get("message") or answer.get("status") or "invalid event")
-            return f"{where} refused the event for {target} ({status}): " + _snippet(f"{said}: {reasons or text}")
+            return f"{where} refused the event for {target} ({status}): " + snippet(
+                f"{said}: {reasons or text}", _SNIPPET
+            )
     if response.status_code == 429:
         return f"{where} is rate-limiting events (HTTP 429 Too Many Requests) for {target}; it is retried later"
-    snippet = _snippet(text)
-    return f"{where} answered {status} for {target}" + (f": {snippet}" if snippet else "")
-
-
-async def _head(response: httpx.Response) -> str:
-    """The start of an answer's body, decoded as its charset says (UTF-8 when it says nothing usable)."""
-    data = b""
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= _READ_AT_MOST:
-            break
-    try:
-        return data[:_READ_AT_MOST].decode(response.charset_encoding or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
-        return data[:_READ_AT_MOST].decode("utf-8", errors="replace")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _snippet(text: str) -> str:
-    text = _one_line(text)
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
+    quoted = snippet(text, _SNIPPET)
+    return f"{where} answered {status} for {target}" + (f": {quoted}" if quoted else "")

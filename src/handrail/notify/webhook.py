@@ -22,6 +22,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from handrail.errors import NotifyError
+from handrail.notify._http import one_line, read_head, snippet
 from handrail.notify.base import Notification
 from handrail.runbook.model import Duration, StrictModel
 
@@ -156,14 +157,14 @@ class WebhookNotifier:
                     return
                 # Redirects are not followed: a signed body should reach only the configured URL.
                 status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
-                text = _snippet(await _head(response))
+                text = snippet(await read_head(response, _READ_AT_MOST), _SNIPPET)
                 raise NotifyError(f"{where} answered {status}" + (f": {text}" if text else ""))
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise NotifyError(f"{where} did not answer within {timeout:g}s") from exc
         except httpx.TransportError as exc:
-            raise NotifyError(f"cannot reach {where}: {type(exc).__name__}: {_one_line(str(exc))}") from exc
+            raise NotifyError(f"cannot reach {where}: {type(exc).__name__}: {one_line(str(exc))}") from exc
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            raise NotifyError(f"request to {where} failed: {type(exc).__name__}: {_one_line(str(exc))}") from exc
+            raise NotifyError(f"request to {where} failed: {type(exc).__name__}: {one_line(str(exc))}") from exc
 
     def _redact(self, message: str) -> str:
         """`message` without the secret or credentials, in case a server or proxy echoed them back."""
@@ -188,25 +189,3 @@ def _sign(secret: SecretStr, timestamp: str, body: bytes) -> str:
     signed = timestamp.encode("ascii") + b"." + body
     digest = hmac.new(secret.get_secret_value().encode("utf-8"), signed, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
-
-
-async def _head(response: httpx.Response) -> str:
-    """The start of an answer's body, decoded as its charset says (UTF-8 when it says nothing usable)."""
-    data = b""
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= _READ_AT_MOST:
-            break
-    try:
-        return data[:_READ_AT_MOST].decode(response.charset_encoding or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
-        return data[:_READ_AT_MOST].decode("utf-8", errors="replace")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _snippet(text: str) -> str:
-    text = _one_line(text)
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
