@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handrail.actions.base import ActionContext
+from handrail.actions.base import ActionContext, ActionOutcome
 from handrail.errors import ActionError, TemplateError
-from handrail.process import CapturedOutput
+from handrail.process import CapturedOutput, ProcessStartError, ProcessTimeoutError, describe_exit, run_process
 from handrail.runbook.template import render_argv, render_shell
 
-__all__ = ["combined_output", "render_command"]
+__all__ = ["render_command", "run_command"]
 
 
 def render_command(
@@ -33,7 +33,7 @@ def render_command(
     return argv, env
 
 
-def combined_output(stdout: CapturedOutput, stderr: CapturedOutput) -> str:
+def _combined_output(stdout: CapturedOutput, stderr: CapturedOutput) -> str:
     """stdout, then stderr under a marker line when there is any (each capped)."""
     out, err = stdout.shown(), stderr.shown()
     if not err:
@@ -42,3 +42,25 @@ def combined_output(stdout: CapturedOutput, stderr: CapturedOutput) -> str:
         return err
     separator = "" if out.endswith("\n") else "\n"
     return f"{out}{separator}--- stderr ---\n{err}"
+
+
+async def run_command(
+    argv: list[str], env: dict[str, str], context: ActionContext, *, timeout: float, max_output: int, kill_grace: float
+) -> ActionOutcome:
+    """Run a rendered command once: exit 0 is success; the incident and idempotency key travel in its environment."""
+    env = env | {"HANDRAIL_INCIDENT_ID": context.incident_id, "HANDRAIL_IDEMPOTENCY_KEY": context.idempotency_key}
+    try:
+        result = await run_process(argv, env=env, timeout=timeout, max_output=max_output, kill_grace=kill_grace)
+    except ProcessStartError as exc:
+        raise ActionError(str(exc)) from exc
+    except ProcessTimeoutError as exc:
+        output = _combined_output(exc.stdout, exc.stderr)
+        return ActionOutcome(False, f"timed out after {timeout:g}s (process group killed)", output)
+    output = _combined_output(result.stdout, result.stderr)
+    if result.exit_code == 0:
+        return ActionOutcome(True, "exit 0", output)
+    message = describe_exit(result.exit_code)
+    last = next((line.strip() for line in reversed(result.stderr.text.splitlines()) if line.strip()), "")
+    if last:
+        message += f"; stderr: {last if len(last) <= 200 else last[:200] + '…'}"
+    return ActionOutcome(False, message, output)

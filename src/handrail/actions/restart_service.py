@@ -22,7 +22,7 @@ from typing import Any, Self
 from kubernetes.client import AppsV1Api
 from pydantic import Field, model_validator
 
-from handrail.actions._command import combined_output, render_command
+from handrail.actions._command import render_command, run_command
 from handrail.actions.base import ActionContext, ActionOutcome, ActionParams, ActionScope
 from handrail.actions.kubernetes import (
     STRATEGIC_MERGE_PATCH,
@@ -35,14 +35,9 @@ from handrail.actions.kubernetes import (
     dig,
     workload,
 )
-from handrail.errors import ActionError
 from handrail.process import (
     KILL_GRACE,
     MAX_OUTPUT,
-    ProcessStartError,
-    ProcessTimeoutError,
-    describe_exit,
-    run_process,
 )
 
 __all__ = ["RESTARTED_AT", "RestartServiceAction", "RestartServiceParams"]
@@ -156,24 +151,9 @@ class RestartServiceAction:
 
     async def _run_command(self, command: str | list[str], context: ActionContext) -> ActionOutcome:
         argv, env = render_command(command, context)
-        env |= {"HANDRAIL_INCIDENT_ID": context.incident_id, "HANDRAIL_IDEMPOTENCY_KEY": context.idempotency_key}
-        try:
-            result = await run_process(
-                argv, env=env, timeout=context.timeout, max_output=self._max_output, kill_grace=self._kill_grace
-            )
-        except ProcessStartError as exc:
-            raise ActionError(str(exc)) from exc
-        except ProcessTimeoutError as exc:
-            output = combined_output(exc.stdout, exc.stderr)
-            return ActionOutcome(False, f"timed out after {context.timeout:g}s (process group killed)", output)
-        output = combined_output(result.stdout, result.stderr)
-        if result.exit_code == 0:
-            return ActionOutcome(True, "exit 0", output)
-        message = describe_exit(result.exit_code)
-        last = next((line.strip() for line in reversed(result.stderr.text.splitlines()) if line.strip()), "")
-        if last:
-            message += f"; stderr: {last if len(last) <= 200 else last[:200] + '…'}"
-        return ActionOutcome(False, message, output)
+        return await run_command(
+            argv, env, context, timeout=context.timeout, max_output=self._max_output, kill_grace=self._kill_grace
+        )
 
 
 def _methods(api: AppsV1Api, kind: str) -> tuple[Callable[..., Any], Callable[..., Any]]:

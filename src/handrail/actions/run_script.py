@@ -33,16 +33,12 @@ from pydantic import Field, model_validator
 from sqlalchemy import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from handrail.actions._command import combined_output, render_command
+from handrail.actions._command import render_command, run_command
 from handrail.actions.base import ActionContext, ActionOutcome, ActionParams, ActionScope
 from handrail.errors import ActionError, TemplateError
 from handrail.process import (
     KILL_GRACE,
     MAX_OUTPUT,
-    ProcessStartError,
-    ProcessTimeoutError,
-    describe_exit,
-    run_process,
 )
 from handrail.runbook.model import Duration
 from handrail.runbook.template import SqlStatement, render_sql, render_text
@@ -147,24 +143,9 @@ class RunScriptAction:
             database = self._database(name)
             return await self._execute_sql(database, statement, timeout)
         argv, env = _command(params, context)
-        env |= {"HANDRAIL_INCIDENT_ID": context.incident_id, "HANDRAIL_IDEMPOTENCY_KEY": context.idempotency_key}
-        try:
-            result = await run_process(
-                argv, env=env, timeout=timeout, max_output=self._max_output, kill_grace=self._kill_grace
-            )
-        except ProcessStartError as exc:
-            raise ActionError(str(exc)) from exc
-        except ProcessTimeoutError as exc:
-            output = combined_output(exc.stdout, exc.stderr)
-            return ActionOutcome(False, f"timed out after {timeout:g}s (process group killed)", output)
-        output = combined_output(result.stdout, result.stderr)
-        if result.exit_code == 0:
-            return ActionOutcome(True, "exit 0", output)
-        message = describe_exit(result.exit_code)
-        last = next((line.strip() for line in reversed(result.stderr.text.splitlines()) if line.strip()), "")
-        if last:
-            message += f"; stderr: {last if len(last) <= 200 else last[:200] + '…'}"
-        return ActionOutcome(False, message, output)
+        return await run_command(
+            argv, env, context, timeout=timeout, max_output=self._max_output, kill_grace=self._kill_grace
+        )
 
     async def aclose(self) -> None:
         """Dispose of every engine (and its pooled connections)."""
