@@ -4,7 +4,7 @@
 #   - prometheus (Debian package): the tests start their own servers on free ports
 #   - PostgreSQL on 127.0.0.1:5432 with trust auth and a database `test`
 #   - Redis on 127.0.0.1:6379 (started here when it is installed but not running)
-# Later issues add chromium here.
+#   - chromium (Debian package) with a font, for the console's browser tests (Playwright drives it)
 set -euo pipefail
 
 as_root_with_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
@@ -25,6 +25,9 @@ apt_install() {
 # Prometheus and Alertmanager: the binaries only; tests run their own instances.
 command -v prometheus >/dev/null 2>&1 || apt_install prometheus
 command -v prometheus-alertmanager >/dev/null 2>&1 || apt_install prometheus-alertmanager
+
+# Chromium for the console's browser tests: Debian's build at /usr/bin/chromium (Playwright does not download one).
+command -v chromium >/dev/null 2>&1 || apt_install chromium fonts-dejavu-core
 
 # PostgreSQL: reachable on 127.0.0.1:5432, or installed and started here.
 postgres_ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }
@@ -52,4 +55,4 @@ if ! redis_ready; then
     for _ in $(seq 1 30); do redis_ready && break; sleep 0.5; done
     redis_ready || { echo "test-services: Redis did not start" >&2; exit 1; }
 fi
-echo "test-services: prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'), PostgreSQL and Redis ready"
+echo "test-services: prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'), $(chromium --version 2>/dev/null | awk '{print $1, $2}'), PostgreSQL and Redis ready"

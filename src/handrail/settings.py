@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
 from handrail.actions.flush_cache import CacheConnection
 from handrail.actions.kubernetes import KubernetesConnection
@@ -94,6 +94,11 @@ class ApiSettings(StrictModel):
     """The URL people reach Handrail at, for links in notifications (default: the server's own address)."""
     reload_interval: float = Field(default=5.0, gt=0)
     """Seconds between looks at the runbook folder for changes."""
+    session_secret: SecretStr | None = None
+    """The key that signs console session cookies; set it (from `${ENV}`) when several API processes serve one
+    console or sessions should outlive a restart. Without it each process makes its own at start."""
+    session_hours: float = Field(default=12.0, gt=0)
+    """How long a console login lasts."""
 
 
 class NotifierSettings(StrictModel):

@@ -48,3 +48,11 @@ def test_corrected_payment_runbook_defines_every_remediation_the_reference_named
     assert kill.action is not None
     assert kill.action.config["database"] == "payments"
     assert "pg_terminate_backend" in kill.action.config["sql"]
+
+
+def test_a_shell_glob_over_the_folder_lints_the_runbooks_and_leaves_the_scenarios_to_handrail_test() -> None:
+    everything = sorted(EXAMPLES.glob("*.yaml"))  # what `handrail lint examples/runbooks/*.yaml` passes
+    assert any(p.name.endswith(".test.yaml") for p in everything)
+    results = lint_paths(everything)
+    assert sorted(Path(r.path).name for r in results) == sorted(p.name for p in FILES)
+    assert all(r.problems == () for r in results)

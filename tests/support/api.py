@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from handrail.api import create_app
 from handrail.api.auth import digest
 from handrail.composition import open_api_state
+from handrail.console import install_console
 from handrail.settings import load_settings
 
 __all__ = ["TOKENS", "api_client"]
@@ -26,4 +27,6 @@ def api_client(root: Path, *, runbooks: Path, extra: str = "") -> TestClient:
     )
     state, generated = open_api_state(load_settings(config, environ={}))
     assert generated == []
-    return TestClient(create_app(state))
+    app = create_app(state)
+    install_console(app, state)
+    return TestClient(app)

@@ -32,6 +32,12 @@ def _serve_command() -> dict[str, click.Command]:
     return {"serve": serve}
 
 
+def _test_command() -> dict[str, click.Command]:
+    from handrail.cli.scenarios import runbook_tests
+
+    return {"test": runbook_tests}
+
+
 class LazyGroup(click.Group):
     """Commands whose modules load the engine (DBOS), the API (FastAPI) or the notifiers are imported
     only when one of them runs, so `handrail lint` and `handrail eval` start quickly."""
@@ -42,6 +48,7 @@ class LazyGroup(click.Group):
         "incidents": _incident_commands,
         "report": _incident_commands,
         "serve": _serve_command,
+        "test": _test_command,
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

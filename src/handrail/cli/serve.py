@@ -13,6 +13,7 @@ import uvicorn
 from handrail.api import create_app
 from handrail.cli.common import config_option, settings_from
 from handrail.composition import create_worker, open_api_state
+from handrail.console import install_console
 
 __all__ = ["serve"]
 
@@ -59,5 +60,6 @@ def serve(ctx: click.Context, host: str, port: int, no_engine: bool) -> None:
         return create_worker(settings)
 
     app = create_app(state, engine=None if no_engine else engine)
+    install_console(app, state)
     click.echo(f"handrail serve: listening on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)

@@ -25,6 +25,7 @@ from handrail.actions.base import ActionContext, ActionOutcome
 from handrail.engine.assessment import assess
 from handrail.engine.messages import approval_text, evidence
 from handrail.engine.notifications import Notes, record
+from handrail.engine.plan import StepKind, step_kind
 from handrail.engine.runtime import current
 from handrail.errors import ActionError
 from handrail.expression import parse
@@ -90,14 +91,15 @@ async def handle_incident(incident_id: str) -> str:
 async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediation, inbox: _Inbox, notes: Notes) -> str:
     """One remediation: "performed", "skipped", "stop" (the plan ends, escalated) or "closed"."""
     primary = runbook.escalation.primary
-    if remediation.type == "escalate":
+    kind = step_kind(remediation)
+    if kind is StepKind.ESCALATE:
         targets = [t for t in (primary, runbook.escalation.secondary) if t]
         body = f"{remediation.name}: {remediation.description}\n\n{evidence(await _assessment(incident_id))}"
         for target in targets:
             await notes.send("escalated", target, remediation.name, body, state="escalated")
         await _mark_escalated(incident_id, f"{remediation.name}: paged {', '.join(targets)}")
         return "skipped"
-    if remediation.type == "manual":
+    if kind is StepKind.MANUAL:
         waiting = f"done or skip: {remediation.id}"
         if not await _transition(
             incident_id, IncidentState.REMEDIATING, f"waiting for a person: {remediation.name}", waiting_for=waiting
@@ -115,7 +117,7 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
         if decision is None:
             return "closed"
         return "performed" if decision["kind"] == "done" else "skipped"
-    if remediation.requires_approval:
+    if kind is StepKind.APPROVAL:
         waiting = f"approval: {remediation.id}"
         if not await _transition(
             incident_id, IncidentState.AWAITING_APPROVAL, f"{remediation.name} waits for approval", waiting_for=waiting
@@ -386,9 +388,13 @@ def _action_setup(incident_id: str, remediation_id: str, attempt: int) -> tuple[
 async def _describe(incident_id: str, remediation_id: str) -> str:
     try:
         action, params, context, _ = _action_setup(incident_id, remediation_id, 1)
-        return str(action.describe(params, context))
+        description = str(action.describe(params, context))
     except ActionError as exc:
         return f"(cannot be described: {exc})"
+    # Kept on the timeline so the console shows exactly what an approval would run.
+    data = {"remediation": remediation_id, "description": description}
+    current().store.record(incident_id, "action_described", f"{remediation_id} would run: {description}", data=data)
+    return description
 
 
 @DBOS.step(name="handrail.run_action")

@@ -69,10 +69,15 @@ def find_runbook_files(folder: Path) -> list[Path]:
 
 
 def lint_paths(paths: Iterable[Path], *, allow: AllowList | None = None) -> list[LintResult]:
-    """Lint files and folders; a runbook id used by two files is a problem in the second."""
+    """Lint files and folders; a runbook id used by two files is a problem in the second.
+
+    Scenario files (`*.test.yaml`) are skipped even when named, so `handrail lint runbooks/*.yaml` works:
+    `handrail test` checks them.
+    """
     results: list[LintResult] = []
     for path in paths:
         files = find_runbook_files(path) if path.is_dir() else [path]
+        files = [file for file in files if not file.name.lower().endswith(TEST_SUFFIXES)]
         results.extend(lint_file(file, allow=allow) for file in files)
     return _mark_duplicate_ids(results)
 

@@ -162,11 +162,14 @@ class SqlIncidentStore:
         states: Sequence[str] = (),
         open_only: bool = False,
         runbook_id: str | None = None,
+        created_after: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[IncidentRecord]:
         """Newest first."""
         query = sa.select(INCIDENTS).order_by(INCIDENTS.c.created_at.desc(), INCIDENTS.c.id.desc())
+        if created_after is not None:
+            query = query.where(INCIDENTS.c.created_at >= created_after)
         if states:
             query = query.where(INCIDENTS.c.state.in_(list(states)))
         if open_only:
