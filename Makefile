@@ -5,10 +5,12 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .PHONY: run test check pytest clean
 
-## make run: the main job on the embedded default
+## make run: the demo, a game day on this machine (PostgreSQL, Prometheus and Alertmanager are installed
+## as root on Debian when missing); Ctrl-C stops it. See docs/demo.md.
 run: $(VENV)/.installed
+	bash scripts/demo-prereqs.sh
 	$(BIN)/handrail lint --strict
-	$(BIN)/handrail explain payment-service-slow
+	$(BIN)/handrail demo
 
 ## make test: install what the tests need, then run the whole suite
 test: $(VENV)/.installed-test

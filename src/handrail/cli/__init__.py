@@ -32,6 +32,12 @@ def _serve_command() -> dict[str, click.Command]:
     return {"serve": serve}
 
 
+def _demo_command() -> dict[str, click.Command]:
+    from handrail.cli.demo import demo
+
+    return {"demo": demo}
+
+
 def _test_command() -> dict[str, click.Command]:
     from handrail.cli.scenarios import runbook_tests
 
@@ -49,6 +55,7 @@ class LazyGroup(click.Group):
         "report": _incident_commands,
         "serve": _serve_command,
         "test": _test_command,
+        "demo": _demo_command,
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -1,0 +1,14 @@
+"""`handrail demo`: a game day on real components (a payment service, PostgreSQL, Prometheus, Alertmanager).
+
+`postgres.py` runs a throwaway PostgreSQL cluster; the other modules build the demo world on it.
+"""
+
+from __future__ import annotations
+
+from handrail.errors import HandrailError
+
+__all__ = ["DemoError"]
+
+
+class DemoError(HandrailError):
+    """A piece of the demo world could not be set up, started or reached."""
