@@ -17,6 +17,7 @@ from handrail.process import (
     describe_exit,
     format_size,
     run_process,
+    withhold_environment,
 )
 from support.processes import is_running, live_members, wait_for_lines
 
@@ -208,3 +209,16 @@ async def test_run_process_raises_start_error_for_a_nul_in_env() -> None:
 async def test_run_process_raises_start_error_for_a_missing_cwd(tmp_path: Path) -> None:
     with pytest.raises(ProcessStartError, match="No such file"):
         await run(["true"], cwd=str(tmp_path / "missing"))
+
+
+async def test_withheld_variables_never_reach_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDRAIL_TEST_SECRET", "s3cret-value")
+    monkeypatch.setenv("HANDRAIL_TEST_PLAIN", "plain-value")
+    withhold_environment(["HANDRAIL_TEST_SECRET"])
+    try:
+        result = await run_process(["/usr/bin/env"], timeout=10)
+    finally:
+        withhold_environment([])
+    assert "HANDRAIL_TEST_PLAIN=plain-value" in result.stdout.text
+    assert "s3cret-value" not in result.stdout.text
+    assert "PATH=" in result.stdout.text  # the rest of the environment is still there

@@ -35,6 +35,7 @@ def test_environment_variables_are_interpolated_and_kept_secret(tmp_path: Path) 
     assert connection.bearer_token.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
     assert "s3cret" not in str(settings.model_dump())
+    assert settings.environment_names == {"PROM_URL", "PROM_TOKEN"}  # kept from runbook programs (process.py)
 
 
 def test_missing_environment_variable_names_the_place(tmp_path: Path) -> None:

@@ -40,9 +40,12 @@ class Catalog:
         if runbook_id in self.runbooks:
             return self.runbooks[runbook_id]
         hint = did_you_mean(runbook_id, self.runbooks)
+        public = f"no runbook '{runbook_id}'{hint}"
         if not self.folder.is_dir():
-            raise CatalogError(f"no runbook '{runbook_id}': the catalog folder {self.folder} does not exist")
-        raise CatalogError(f"no runbook '{runbook_id}' in {self.folder}{hint}")
+            raise CatalogError(
+                f"no runbook '{runbook_id}': the catalog folder {self.folder} does not exist", public=public
+            )
+        raise CatalogError(f"no runbook '{runbook_id}' in {self.folder}{hint}", public=public)
 
 
 def resolve_runbook(reference: str, folder: Path) -> Runbook:

@@ -6,6 +6,7 @@ arguments.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -50,9 +51,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def open_store(settings: Settings) -> SqlIncidentStore:
+def open_store(settings: Settings, *, reconnect_within: float | None = 15.0) -> SqlIncidentStore:
     """The store on the configured database, migrated to the current schema (ours and DBOS's)."""
-    store = SqlIncidentStore(create_engine(settings.database))
+    store = SqlIncidentStore(create_engine(settings.database), reconnect_within=reconnect_within)
     store.migrate()
     DBOS.migrate(settings.database)
     return store
@@ -124,6 +125,7 @@ def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime
         safety=safety_policy(settings),
         console_url=settings.api.console_url,
         runbooks_folder=settings.runbooks,
+        assessment_slots=asyncio.Semaphore(settings.engine.assessment_concurrency),
     )
 
 
@@ -159,11 +161,13 @@ def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]
 
 
 def create_worker(settings: Settings) -> Worker:
-    store = open_store(settings)
+    # the engine waits out a database restart as DBOS does: a step that failed on it would end its incident
+    store = open_store(settings, reconnect_within=None)
     return Worker(
         create_runtime(settings, store),
         database_url=settings.database,
         executor_id=settings.engine.executor_id,
         worker_concurrency=settings.engine.worker_concurrency,
         metric_poll_seconds=settings.engine.metric_poll_seconds,
+        takeover_after=settings.engine.takeover_after_seconds,
     )

@@ -97,6 +97,11 @@ class RunbookError(HandrailError):
 class CatalogError(HandrailError):
     """A runbook id or path names nothing that can be loaded."""
 
+    def __init__(self, message: str, *, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
+        """The message without server paths, for answers over HTTP."""
+
 
 class SettingsError(HandrailError):
     """handrail.yaml is missing a value or holds a wrong one."""

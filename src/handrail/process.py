@@ -3,7 +3,8 @@
 `run_process` starts a program and guarantees:
 
 - stdin is `/dev/null`, so a program that asks a question gets end-of-file instead of hanging;
-- the environment is Handrail's own plus `env` (so `PATH`, `HOME`, `KUBECONFIG` work);
+- the environment is Handrail's own plus `env` (so `PATH`, `HOME`, `KUBECONFIG` work), without the
+  variables named by `withhold_environment` (the secrets handrail.yaml's `${...}` read);
 - at most `max_output` bytes of stdout and of stderr are kept; the rest is read and dropped, so a
   chatty program never blocks on a full pipe;
 - the program runs in a new session (its own process group). On timeout or cancellation the whole
@@ -25,7 +26,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ __all__ = [
     "describe_exit",
     "format_size",
     "run_process",
+    "withhold_environment",
 ]
 
 MAX_OUTPUT = 64 * 1024
@@ -50,6 +52,13 @@ _EXIT_GRACE = 1.0
 """After the group is gone, how long to wait for end-of-file (a process that left the group may hold the pipes)."""
 _POLL = 0.02
 _PROC = Path("/proc")
+_withheld: frozenset[str] = frozenset()
+
+
+def withhold_environment(names: Iterable[str]) -> None:
+    """Keep these variables of Handrail's environment from every program it starts (set once, at start)."""
+    global _withheld
+    _withheld = frozenset(names)
 
 
 class ProcessError(Exception):
@@ -138,7 +147,7 @@ async def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env={**os.environ, **extra} if extra else None,
+            env={**{k: v for k, v in os.environ.items() if k not in _withheld}, **extra},
             start_new_session=True,
         )
     except OSError as exc:

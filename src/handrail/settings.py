@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError
 
 from handrail.actions.flush_cache import CacheConnection
 from handrail.actions.kubernetes import KubernetesConnection
@@ -51,10 +51,16 @@ class EngineSettings(StrictModel):
     worker_concurrency: int = Field(default=1000, gt=0)
     """Incidents one worker carries at once. An incident waiting for a person holds its slot (DBOS counts a
     queued workflow until it ends), so this bounds open incidents per worker, not CPU work: keep it large."""
+    assessment_concurrency: int = Field(default=8, gt=0)
+    """Assessments (and verifications) one worker runs at once; more incidents wait their turn before any of their
+    diagnostics starts, so a storm never makes diagnostics time out for want of CPU (docs/benchmarks.md)."""
     metric_poll_seconds: float = Field(default=60.0, ge=1)
     """How often each `metric_threshold` trigger's query is checked."""
-    executor_id: str | None = None
-    """This worker's name in DBOS (its pending incidents are recovered under it); default `local`."""
+    executor_id: str | None = Field(default=None, min_length=1, max_length=128)
+    """This worker's name in DBOS (its pending incidents are recovered under it); default `local`. Every worker
+    on one database needs its own."""
+    takeover_after_seconds: float = Field(default=30.0, ge=1)
+    """A worker silent this long is presumed dead, and a live worker takes over its incidents (docs/deployment.md)."""
 
 
 class AllowList(StrictModel):
@@ -139,6 +145,12 @@ class Settings(StrictModel):
     notifiers: NotifierSettings = Field(default_factory=NotifierSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    _environment_names: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def environment_names(self) -> frozenset[str]:
+        """The environment variables this file's `${...}` read: secrets, kept from the programs runbooks run."""
+        return self._environment_names
 
 
 def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
@@ -154,14 +166,17 @@ def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None
         document = read_document(path)
     except RunbookError as exc:
         raise SettingsError(_format(exc.problems)) from None
-    data = _interpolate(document, document.data, (), environ)
+    used: set[str] = set()
+    data = _interpolate(document, document.data, (), environ, used)
     try:
         settings = Settings.model_validate(_paths(data))
     except ValidationError as exc:
         raise SettingsError(_format(validation_problems(exc, document, model=Settings))) from None
     base = path.resolve().parent
     update = {"runbooks": base / settings.runbooks, "database": _anchor_sqlite(settings.database, base)}
-    return _with_environment_defaults(settings.model_copy(update=update), environ)
+    settings = _with_environment_defaults(settings.model_copy(update=update), environ)
+    settings._environment_names = frozenset(used)
+    return settings
 
 
 def _anchor_sqlite(url: str, base: Path) -> str:
@@ -193,11 +208,11 @@ def _with_environment_defaults(settings: Settings, environ: Mapping[str, str]) -
     return settings.model_copy(update=update) if update else settings
 
 
-def _interpolate(document: Document, value: Any, at: DocumentPath, environ: Mapping[str, str]) -> Any:
+def _interpolate(document: Document, value: Any, at: DocumentPath, environ: Mapping[str, str], used: set[str]) -> Any:
     if isinstance(value, dict):
-        return {key: _interpolate(document, item, (*at, key), environ) for key, item in value.items()}
+        return {key: _interpolate(document, item, (*at, key), environ, used) for key, item in value.items()}
     if isinstance(value, list):
-        return [_interpolate(document, item, (*at, index), environ) for index, item in enumerate(value)]
+        return [_interpolate(document, item, (*at, index), environ, used) for index, item in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -208,6 +223,7 @@ def _interpolate(document: Document, value: Any, at: DocumentPath, environ: Mapp
         if name not in environ:
             where = document.position(at)
             raise SettingsError(f"{document.path}:{where.line}:{where.column}: environment variable {name} is not set")
+        used.add(name)
         return environ[name]
 
     return _ENV_REFERENCE.sub(replace, value)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from handrail.store import ActionStatus, IncidentState, NewIncident, SqlIncidentStore, create_engine
 from handrail.store.incidents import plain_json
+from support.engine import postgres_database
 
 RUNBOOK = {"id": "r", "name": "R", "severity": "P2", "service": "svc"}
 
@@ -27,7 +29,19 @@ def test_migrations_are_idempotent_and_recorded(store: SqlIncidentStore) -> None
     store.migrate()
     with store.engine.connect() as connection:
         version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
-    assert version == "0004"
+    assert version == "0005"
+
+
+def test_processes_starting_together_on_an_empty_postgres_database_all_migrate_it() -> None:
+    with postgres_database("handrail_migrate") as url:
+        stores = [SqlIncidentStore(create_engine(url)) for _ in range(4)]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda store: store.migrate(), stores))
+        with stores[0].engine.connect() as connection:
+            version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
+        for store in stores:
+            store.engine.dispose()
+    assert version == "0005"
 
 
 def test_a_database_from_an_older_version_upgrades_in_place(tmp_path: Path) -> None:

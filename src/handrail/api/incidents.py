@@ -17,6 +17,9 @@ from handrail.store import IncidentRecord
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
+MAX_OFFSET = 1_000_000_000
+"""Far past any real list; larger numbers overflow the databases' 64-bit OFFSET (a 500 before, #9 fuzzing)."""
+
 Viewer = Annotated[Identity, Depends(require("viewer"))]
 Responder = Annotated[Identity, Depends(require("responder"))]
 Approver = Annotated[Identity, Depends(require("approver"))]
@@ -119,7 +122,7 @@ def list_incidents(
     runbookId: str | None = None,
     open: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Incidents, newest first (`{"incidents": [...]}` as in the reference API)."""
     records = state_of(request).service.store.find(

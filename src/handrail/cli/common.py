@@ -17,6 +17,7 @@ import click
 
 from handrail.catalog import resolve_runbook
 from handrail.errors import CatalogError, RunbookError, SettingsError
+from handrail.process import withhold_environment
 from handrail.runbook.model import Runbook
 from handrail.settings import Settings, load_settings
 
@@ -41,9 +42,11 @@ def settings_from(ctx: click.Context) -> Settings:
     """The settings named by `--config` (before or after the command), or ./handrail.yaml."""
     config: Path | None = ctx.ensure_object(dict).get("config")
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except SettingsError as exc:
         fail(str(exc), EXIT_USAGE)
+    withhold_environment(settings.environment_names)  # secrets stay out of the programs runbooks run
+    return settings
 
 
 def fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:

@@ -299,7 +299,7 @@ def _runbook(api: ApiState, runbook_id: str) -> Runbook:
     try:
         return api.catalog.catalog.get(runbook_id)
     except CatalogError as exc:
-        raise ConsoleError(404, str(exc)) from exc
+        raise ConsoleError(404, exc.public) from exc
 
 
 def _runbook_page(request: Request, session: ConsoleSession, runbook: Runbook, **extra: Any) -> Response:

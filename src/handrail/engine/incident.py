@@ -290,13 +290,14 @@ async def _diagnose(incident_id: str) -> dict[str, Any]:
     record = runtime.store.get(incident_id)
     assert record is not None
     runbook = Runbook.model_validate(record.runbook)
-    result = await assess(
-        runbook,
-        probes=runtime.probes,
-        labels=record.labels,
-        annotations=record.annotations,
-        deadline=runtime.assessment_deadline,
-    )
+    async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
+        result = await assess(
+            runbook,
+            probes=runtime.probes,
+            labels=record.labels,
+            annotations=record.annotations,
+            deadline=runtime.assessment_deadline,
+        )
     body = result.to_dict()
     plan = list(result.recommended_actions)
     runtime.store.set_assessment(incident_id, body, plan, result.overall_severity.value)
@@ -344,13 +345,14 @@ async def _check(incident_id: str, diagnostic_ids: list[str]) -> bool:
     runbook = Runbook.model_validate(record.runbook)
     chosen = [d for d in runbook.diagnostics if d.id in diagnostic_ids]
     subset = runbook.model_copy(update={"diagnostics": chosen, "decision_tree": []})
-    result = await assess(
-        subset,
-        probes=runtime.probes,
-        labels=record.labels,
-        annotations=record.annotations,
-        deadline=runtime.assessment_deadline,
-    )
+    async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
+        result = await assess(
+            subset,
+            probes=runtime.probes,
+            labels=record.labels,
+            annotations=record.annotations,
+            deadline=runtime.assessment_deadline,
+        )
     lines = [f"{r.name}: {r.status.value} — {r.message}" for r in result.results]
     healthy = bool(result.results) and all(r.status.value == "healthy" for r in result.results)
     verdict = "healthy" if healthy else "not healthy"

@@ -2,8 +2,9 @@
 
 `Notes` numbers an incident's notifications (so a replayed workflow starts the same delivery
 jobs, which DBOS then recognises by id) and hands each to every notifier that accepts its target.
-`deliver_notification` retries with backoff and writes a final failure to the timeline; it never
-blocks the incident. `announce` tells every escalation target what a person did.
+`deliver_notification` waits for the earlier jobs to the same target through the same notifier,
+then retries with backoff and writes a final failure to the timeline; it never blocks the
+incident. `announce` tells every escalation target what a person did.
 """
 
 from __future__ import annotations
@@ -19,10 +20,22 @@ from handrail.errors import NotifyError
 from handrail.notify.base import Notification
 from handrail.runbook.model import Runbook
 
-__all__ = ["ANNOUNCE_WORKFLOW", "NOTIFY_ATTEMPTS", "Notes", "announce", "deliver_notification", "record"]
+__all__ = [
+    "ANNOUNCE_WORKFLOW",
+    "DELIVER_WORKFLOW",
+    "NOTIFY_ATTEMPTS",
+    "ORDER_WAIT_SECONDS",
+    "Notes",
+    "announce",
+    "deliver_notification",
+    "record",
+]
 
 NOTIFY_ATTEMPTS = 10
 """Delivery attempts 1 s, 2 s, 4 s ... apart: about 17 minutes before a notification is given up."""
+ORDER_WAIT_SECONDS = 20 * 60
+"""The longest a notification waits for earlier ones to its target (their retries end sooner than this)."""
+_ORDER_PAUSE_MAX = 5.0
 
 
 @DBOS.step(name="handrail.record")
@@ -112,9 +125,16 @@ def _note_dict(note: Notification) -> dict[str, Any]:
     }
 
 
-@DBOS.workflow(name="handrail.deliver_notification")
+DELIVER_WORKFLOW = "handrail.deliver_notification"
+
+
+@DBOS.workflow(name=DELIVER_WORKFLOW)
 async def deliver_notification(notifier_name: str, note: dict[str, Any]) -> bool:
-    """Deliver one notification with retries and backoff; a final failure goes on the timeline."""
+    """Deliver one notification after the earlier ones to its target, with retries and backoff.
+
+    A final failure goes on the timeline.
+    """
+    await _after_earlier_deliveries(notifier_name, note)
     try:
         await _send(notifier_name, note)
     except Exception as exc:
@@ -126,6 +146,47 @@ async def deliver_notification(notifier_name: str, note: dict[str, Any]) -> bool
         return False
     await record(note["incident_id"], "notification", f"{notifier_name}: sent '{note['title']}' to {note['target']}")
     return True
+
+
+async def _after_earlier_deliveries(notifier_name: str, note: dict[str, Any]) -> None:
+    """Wait (durably) until the earlier deliveries to this target through this notifier have finished.
+
+    Each delivery retries on its own schedule, so after an outage a later notification could
+    otherwise arrive first: a PagerDuty `resolve` before its `trigger` (which then opens an alert that
+    nothing resolves), or a Slack message updated back to "opened" after "resolved" (#9's outage drill).
+    """
+    pause, waited = 0.25, 0.0
+    while waited < ORDER_WAIT_SECONDS and await _earlier_pending(
+        DBOS.workflow_id or "", notifier_name, note.get("incident_id"), note["target"]
+    ):
+        await DBOS.sleep_async(pause)
+        waited += pause
+        pause = min(pause * 2, _ORDER_PAUSE_MAX)
+
+
+@DBOS.step(name="handrail.earlier_pending")
+async def _earlier_pending(workflow_id: str, notifier_name: str, incident_id: str | None, target: str) -> bool:
+    """Whether a delivery of this incident to `target` through `notifier_name`, started before this one, still runs."""
+    if incident_id is None:
+        return False
+    jobs = await DBOS.list_workflows_async(
+        name=DELIVER_WORKFLOW, workflow_id_prefix=f"{incident_id}:", load_output=False
+    )
+    mine = next((job for job in jobs if job.workflow_id == workflow_id), None)
+    if mine is None:
+        return False
+
+    def order(job: Any) -> tuple[int, str]:
+        return (job.created_at or 0, job.workflow_id)
+
+    return any(
+        job.status in ("PENDING", "ENQUEUED", "DELAYED")
+        and order(job) < order(mine)
+        and job.input is not None
+        and list(job.input["args"][:1]) == [notifier_name]
+        and job.input["args"][1].get("target") == target
+        for job in jobs
+    )
 
 
 @DBOS.step(

@@ -7,6 +7,7 @@ installs one `EngineRuntime` at start; the workflows read it with `current()`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,8 @@ class EngineRuntime:
     console_url: str | None = None
     """Where people open an incident, for links in notifications."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    assessment_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
+    """Assessments running at once in this process; the others wait before their diagnostics' clocks start."""
 
     def notifier(self, name: str) -> Notifier | None:
         return next((n for n in self.notifiers if n.name == name), None)

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 
+from handrail.store.reconnect import reconnecting
 from handrail.store.records import (
     ActionRun,
     ActionStatus,
@@ -51,9 +52,13 @@ def create_engine(url: str) -> sa.Engine:
 class SqlIncidentStore:
     """Reads and writes incidents; every change to an incident also writes a timeline event."""
 
-    def __init__(self, engine: sa.Engine, *, clock: Clock = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, clock: Clock = lambda: datetime.now(UTC), reconnect_within: float | None = 15.0
+    ) -> None:
         self.engine = engine
         self._clock = clock
+        self.reconnect_within = reconnect_within
+        """Seconds a call waits for an unreachable database before it fails (None: forever); store/reconnect.py."""
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -62,11 +67,15 @@ class SqlIncidentStore:
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # processes starting together on an empty database take turns (the others then find it done)
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("handrail:migrate"))))
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
 
     # -- incidents ----------------------------------------------------------------------------
 
+    @reconnecting
     def open_or_join(
         self, new: NewIncident, *, on_open: Callable[[sa.Connection], None] | None = None
     ) -> tuple[IncidentRecord, bool]:
@@ -139,6 +148,7 @@ class SqlIncidentStore:
             self._event(connection, incident_id, now, "joined", message, new.triggered_by, {"labels": dict(new.labels)})
             return self._get(connection, incident_id)
 
+    @reconnecting
     def find_open_by_dedup_key(self, dedup_key: str) -> IncidentRecord | None:
         with self.engine.connect() as connection:
             row = (
@@ -148,6 +158,7 @@ class SqlIncidentStore:
             )
             return _incident(row) if row is not None else None
 
+    @reconnecting
     def get(self, incident_id: str) -> IncidentRecord | None:
         with self.engine.connect() as connection:
             return self._get(connection, incident_id)
@@ -156,6 +167,7 @@ class SqlIncidentStore:
         row = connection.execute(sa.select(INCIDENTS).where(INCIDENTS.c.id == incident_id)).mappings().first()
         return _incident(row) if row is not None else None
 
+    @reconnecting
     def find(
         self,
         *,
@@ -180,6 +192,7 @@ class SqlIncidentStore:
             rows = connection.execute(query.limit(limit).offset(offset)).mappings()
             return [_incident(row) for row in rows]
 
+    @reconnecting
     def transition(
         self,
         incident_id: str,
@@ -209,6 +222,7 @@ class SqlIncidentStore:
             self._event(connection, incident_id, now, "state", message, actor, event)
             return self._get(connection, incident_id)
 
+    @reconnecting
     def mark_escalated(self, incident_id: str, message: str, *, data: Mapping[str, Any] | None = None) -> bool:
         """Set the escalated flag without changing the state (a timer or a page, not a plan change)."""
         now = self._clock()
@@ -222,6 +236,7 @@ class SqlIncidentStore:
                 self._event(connection, incident_id, now, "escalation", message, None, data)
             return bool(changed)
 
+    @reconnecting
     def acknowledge(self, incident_id: str, actor: str) -> bool:
         """The first acknowledgement sets the flag; any later one is only recorded. False if unknown."""
         now = self._clock()
@@ -237,6 +252,7 @@ class SqlIncidentStore:
             self._event(connection, incident_id, now, "ack", message, actor)
             return True
 
+    @reconnecting
     def set_assessment(
         self, incident_id: str, assessment: Mapping[str, Any], plan: Sequence[str], overall_severity: str
     ) -> None:
@@ -254,6 +270,7 @@ class SqlIncidentStore:
 
     # -- timeline -----------------------------------------------------------------------------
 
+    @reconnecting
     def record(
         self,
         incident_id: str,
@@ -267,6 +284,7 @@ class SqlIncidentStore:
         with self.engine.begin() as connection:
             self._event(connection, incident_id, self._clock(), kind, message, actor, data)
 
+    @reconnecting
     def timeline(self, incident_id: str) -> list[TimelineRecord]:
         query = sa.select(TIMELINE).where(TIMELINE.c.incident_id == incident_id).order_by(TIMELINE.c.id)
         with self.engine.connect() as connection:
@@ -298,6 +316,7 @@ class SqlIncidentStore:
 
     # -- action runs --------------------------------------------------------------------------
 
+    @reconnecting
     def record_intent(
         self,
         key: str,
@@ -335,6 +354,7 @@ class SqlIncidentStore:
                 )
             return self._action(connection, key)
 
+    @reconnecting
     def claim_with_rails(
         self, key: str, *, service: str, cooldown: float, rate_window: float, rate_limit: int
     ) -> str | None:
@@ -402,6 +422,7 @@ class SqlIncidentStore:
             # the first write takes SQLite's database lock until commit, before anything is read
             connection.execute(sa.update(ACTION_RUNS).where(sa.false()).values(status=ACTION_RUNS.c.status))
 
+    @reconnecting
     def finish_action(self, key: str, status: ActionStatus, message: str, output: str = "") -> ActionRun:
         with self.engine.begin() as connection:
             connection.execute(
@@ -413,10 +434,12 @@ class SqlIncidentStore:
             )
             return self._action(connection, key)
 
+    @reconnecting
     def action_run(self, key: str) -> ActionRun:
         with self.engine.connect() as connection:
             return self._action(connection, key)
 
+    @reconnecting
     def action_runs(self, incident_id: str) -> list[ActionRun]:
         query = (
             sa.select(ACTION_RUNS).where(ACTION_RUNS.c.incident_id == incident_id).order_by(ACTION_RUNS.c.created_at)

@@ -6,13 +6,26 @@ file on SQLite), so an incident and the workflow that carries it are written in 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["ACTION_RUNS", "API_TOKENS", "INCIDENTS", "MESSAGE_REFS", "METADATA", "TIMELINE", "UtcDateTime"]
+__all__ = [
+    "ACTION_RUNS",
+    "API_TOKENS",
+    "INCIDENTS",
+    "MESSAGE_REFS",
+    "METADATA",
+    "TIMELINE",
+    "WORKERS",
+    "DedupKey",
+    "StoredString",
+    "StoredText",
+    "UtcDateTime",
+]
 
 METADATA = sa.MetaData()
 
@@ -38,29 +51,85 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class _StorableText:
+    """Text every backend takes: NUL, which PostgreSQL refuses in text, is stored as U+FFFD.
+
+    Alert labels, people and the output of probes and actions all end up here; before this, on
+    PostgreSQL one NUL was a 500 from the API and an exception out of the engine's step that wrote it
+    (#9 fuzzing, tests/fuzz/test_store_text.py). Lookups go through the same replacement, so they
+    still find what was stored.
+    """
+
+    def _storable(self, value: str | None) -> str | None:
+        return value.replace("\x00", "\ufffd") if value is not None else None
+
+
+class StoredText(_StorableText, sa.TypeDecorator[str]):
+    """`Text` that takes any text (see `_StorableText`)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return self._storable(value)
+
+
+class StoredString(_StorableText, sa.TypeDecorator[str]):
+    """`String(length)` that takes any text; with `cut`, a longer value is cut to fit (descriptions, names).
+
+    Without `cut` the value is a key that is looked up: cutting it could make it match another one.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, length: int, *, cut: bool = False) -> None:
+        super().__init__(length)
+        self.length, self.cut = length, cut
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        value = self._storable(value)
+        if self.cut and value is not None and len(value) > self.length:
+            return value[: self.length - 1] + "…"
+        return value
+
+
+class DedupKey(_StorableText, sa.TypeDecorator[str]):
+    """A dedup key in `String(512)`: a longer one (many long labels) is stored as its SHA-256, so it still dedupes."""
+
+    impl = sa.String(512)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        value = self._storable(value)
+        if value is not None and len(value) > 512:
+            return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        return value
+
+
 INCIDENTS = sa.Table(
     "handrail_incidents",
     METADATA,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("runbook_id", sa.String(128), nullable=False, index=True),
-    sa.Column("title", sa.String(512), nullable=False),
+    sa.Column("id", StoredString(32), primary_key=True),
+    sa.Column("runbook_id", StoredString(128), nullable=False, index=True),
+    sa.Column("title", StoredString(512, cut=True), nullable=False),
     sa.Column("severity", sa.String(4), nullable=False),
-    sa.Column("service", sa.String(256), nullable=False),
+    sa.Column("service", StoredString(256, cut=True), nullable=False),
     sa.Column("runbook", sa.JSON, nullable=False),
-    sa.Column("state", sa.String(32), nullable=False, index=True),
+    sa.Column("state", StoredString(32), nullable=False, index=True),
     sa.Column("is_open", sa.Boolean, nullable=False),
-    sa.Column("dedup_key", sa.String(512), nullable=False),
+    sa.Column("dedup_key", DedupKey(), nullable=False),
     sa.Column("trigger_type", sa.String(32), nullable=False),
-    sa.Column("triggered_by", sa.String(256), nullable=False),
+    sa.Column("triggered_by", StoredString(256, cut=True), nullable=False),
     sa.Column("labels", sa.JSON, nullable=False),
     sa.Column("annotations", sa.JSON, nullable=False),
     sa.Column("dry_run", sa.Boolean, nullable=False),
-    sa.Column("waiting_for", sa.String(512)),
+    sa.Column("waiting_for", StoredString(512, cut=True)),
     sa.Column("plan", sa.JSON, nullable=False),
     sa.Column("assessment", sa.JSON),
     sa.Column("overall_severity", sa.String(16)),
     sa.Column("escalated", sa.Boolean, nullable=False),
-    sa.Column("acknowledged_by", sa.String(256)),
+    sa.Column("acknowledged_by", StoredString(256, cut=True)),
     sa.Column("acknowledged_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -82,11 +151,11 @@ TIMELINE = sa.Table(
     "handrail_timeline",
     METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("incident_id", sa.String(32), sa.ForeignKey("handrail_incidents.id"), nullable=False, index=True),
+    sa.Column("incident_id", StoredString(32), sa.ForeignKey("handrail_incidents.id"), nullable=False, index=True),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("actor", sa.String(256)),
-    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("actor", StoredString(256, cut=True)),
+    sa.Column("message", StoredText(), nullable=False),
     sa.Column("data", sa.JSON),
 )
 
@@ -94,20 +163,20 @@ ACTION_RUNS = sa.Table(
     "handrail_action_runs",
     METADATA,
     sa.Column("key", sa.String(256), primary_key=True),
-    sa.Column("incident_id", sa.String(32), sa.ForeignKey("handrail_incidents.id"), nullable=False, index=True),
+    sa.Column("incident_id", StoredString(32), sa.ForeignKey("handrail_incidents.id"), nullable=False, index=True),
     sa.Column("remediation_id", sa.String(128), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("action_type", sa.String(32), nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("description", StoredText(), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("message", sa.Text),
-    sa.Column("output", sa.Text),
+    sa.Column("message", StoredText()),
+    sa.Column("output", StoredText()),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("started_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
-    sa.Column("target", sa.String(512), nullable=False, server_default=""),
-    sa.Column("service", sa.String(256), nullable=False, server_default=""),
-    sa.Column("approved_by", sa.String(256)),
+    sa.Column("target", StoredString(512, cut=True), nullable=False, server_default=""),
+    sa.Column("service", StoredString(256, cut=True), nullable=False, server_default=""),
+    sa.Column("approved_by", StoredString(256, cut=True)),
     sa.Column("params", sa.JSON),
 )
 
@@ -126,4 +195,20 @@ MESSAGE_REFS = sa.Table(
     sa.Column("incident_id", sa.String(32), primary_key=True),
     sa.Column("channel", sa.String(256), primary_key=True),
     sa.Column("ref", sa.String(128), nullable=False),
+)
+
+# One row per engine worker (its DBOS executor id). Times are milliseconds on the database's clock,
+# so workers on machines whose clocks disagree still agree on who has gone silent.
+WORKERS = sa.Table(
+    "handrail_workers",
+    METADATA,
+    sa.Column("executor_id", sa.String(128), primary_key=True),
+    sa.Column("instance", sa.String(32), nullable=False),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_ms", sa.BigInteger, nullable=False),
+    sa.Column("heartbeat_ms", sa.BigInteger, nullable=False),
+    sa.Column("version", sa.String(64)),
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("claimed_ms", sa.BigInteger),
 )
