@@ -13,18 +13,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
 import statistics
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import machine
 
 from handrail.diagnostics.base import Observation, ProbeContext
 from handrail.diagnostics.http_check import HttpCheckProbe
@@ -164,19 +162,6 @@ async def overhead(base: str) -> dict[str, float]:
         "pure_ms_p95": statistics.quantiles(pure, n=20)[-1],
         "bare_get_ms_median": statistics.median(bare),
     }
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
 
 
 async def main() -> None:

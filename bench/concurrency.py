@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import machine
 
 from handrail.api.auth import digest
 from handrail.demo.postgres import free_port
@@ -318,19 +318,6 @@ def memory(root: Path, count: int) -> Memory:
 
 def _size(database: Path) -> int:
     return sum(p.stat().st_size for p in database.parent.glob(database.name + "*"))
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
 
 
 def _percentile(values: list[float], percent: int) -> float:

@@ -22,7 +22,6 @@ the previous alert has resolved and the cooldown has passed. From the timestamps
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import machine
 
 from handrail.demo.world import DemoState, DemoWorld, inject_fault
 
@@ -134,25 +134,6 @@ def one_run(state: DemoState) -> Run:
         resolved=_epoch(resolved["at"]),
         slowest_diagnostic=max(r["durationMs"] for r in incident["diagnosticResults"]) / 1000,
         terminated=str(action["message"]),
-    )
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    memory = ""
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        kib = int(meminfo.read_text().split()[1])
-        memory = f", {kib / 1024 / 1024:.0f} GiB"
-    return (
-        f"{model}, {os.cpu_count()} cores{memory}, Python {platform.python_version()},"
-        f" {platform.system()} {platform.release()}"
     )
 
 

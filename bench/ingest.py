@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import machine
 
 from handrail.api.auth import digest
 
@@ -409,19 +409,6 @@ async def storm(server: Server, database: Path) -> dict[str, Any]:
         "db_joins": joins,
         "db_joined_events": events,
     }
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
 
 
 def filesystem_of(path: Path) -> str:

@@ -26,7 +26,6 @@ Exit status 1 when an incident never closes, or an action ran twice (the effects
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from machine import machine
 
 from handrail.composition import open_service
 from handrail.lint import lint_file
@@ -342,27 +342,18 @@ def takeover(bound: float) -> dict[str, Any]:
     }
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    memory = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+def machine_with_postgres() -> str:
     engine = create_engine(ADMIN_URL)
     with engine.connect() as connection:
         version = connection.execute(sa.text("SHOW server_version")).scalar_one()
     engine.dispose()
-    return (
-        f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()},"
-        f" Linux {platform.release()}, PostgreSQL {version}; load average {os.getloadavg()[0]:.2f} at the start"
-    )
+    return f"{machine()}, PostgreSQL {version}; load average {os.getloadavg()[0]:.2f} at the start"
 
 
 def main() -> int:
     # a stopped bench stops its workers too (they run in sessions of their own)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    print(f"Machine: {machine()} — measured {datetime.now(UTC):%Y-%m-%d}.\n")
+    print(f"Machine: {machine_with_postgres()} — measured {datetime.now(UTC):%Y-%m-%d}.\n")
     failed = False
     print(f"Throughput: {INCIDENTS} incidents, each one diagnosis, one action and one verification.\n")
     print(

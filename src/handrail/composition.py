@@ -32,7 +32,7 @@ from handrail.notify.base import Notification, Notifier
 from handrail.notify.log import LogNotifier
 from handrail.notify.pagerduty import PagerDutyNotifier
 from handrail.notify.webhook import WebhookNotifier
-from handrail.safety import AllowList, SafetyPolicy
+from handrail.safety import SafetyPolicy
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
 from handrail.store.message_refs import SqlMessageRefs
@@ -131,12 +131,11 @@ def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime
 
 def safety_policy(settings: Settings) -> SafetyPolicy:
     rails = settings.safety
-    allow = rails.allow
     return SafetyPolicy(
         cooldown_minutes=rails.cooldown_minutes,
         rate_actions=rails.rate_limit.actions,
         rate_minutes=rails.rate_limit.per_minutes,
-        allow=AllowList(allow.namespaces, allow.databases, allow.commands, allow.caches),
+        allow=rails.allow.checker(),
     )
 
 

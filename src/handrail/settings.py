@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError
 
+from handrail import safety
 from handrail.actions.flush_cache import CacheConnection
 from handrail.actions.kubernetes import KubernetesConnection
 from handrail.diagnostics.base import HttpConnection
@@ -71,6 +72,10 @@ class AllowList(StrictModel):
     commands: list[str] | None = None
     """Programs (argv[0]); shell scripts count as `sh`."""
     caches: list[str] | None = None
+
+    def checker(self) -> safety.AllowList:
+        """The allow-list as the linter and the engine check actions against it."""
+        return safety.AllowList(self.namespaces, self.databases, self.commands, self.caches)
 
 
 class SafetySettings(StrictModel):

@@ -30,6 +30,7 @@ __all__ = [
     "json_safe",
     "parse_pairs",
     "resolve",
+    "runbook_paths",
     "settings_from",
 ]
 
@@ -47,6 +48,15 @@ def settings_from(ctx: click.Context) -> Settings:
         fail(str(exc), EXIT_USAGE)
     withhold_environment(settings.environment_names)  # secrets stay out of the programs runbooks run
     return settings
+
+
+def runbook_paths(settings: Settings, paths: Sequence[Path]) -> list[Path]:
+    """The PATHS a command was given, or the catalog folder when none (which must exist)."""
+    if paths:
+        return list(paths)
+    if not settings.runbooks.is_dir():
+        fail(f"the runbook folder {settings.runbooks} does not exist (set `runbooks:` in handrail.yaml)", EXIT_USAGE)
+    return [settings.runbooks]
 
 
 def fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:

@@ -19,6 +19,7 @@ from handrail.cli.common import (
     json_safe,
     parse_pairs,
     resolve,
+    runbook_paths,
     settings_from,
 )
 from handrail.diagnostics.registry import create_probes
@@ -29,7 +30,6 @@ from handrail.expression import parse
 from handrail.lint import LintResult, lint_paths
 from handrail.runbook.model import Runbook
 from handrail.runbook.problem import Severity
-from handrail.safety import AllowList
 from handrail.schema import runbook_json_schema
 from handrail.settings import Settings
 from handrail.terminal import LiveAssessmentView, render_assessment
@@ -50,13 +50,8 @@ def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -
     safety allow-lists.
     """
     settings = settings_from(ctx)
-    if not paths:
-        folder = settings.runbooks
-        if not folder.is_dir():
-            fail(f"the runbook folder {folder} does not exist (set `runbooks:` in handrail.yaml)", EXIT_USAGE)
-        paths = [folder]
-    allow = settings.safety.allow
-    results = lint_paths(paths, allow=AllowList(allow.namespaces, allow.databases, allow.commands, allow.caches))
+    paths = runbook_paths(settings, paths)
+    results = lint_paths(paths, allow=settings.safety.allow.checker())
     problems = [problem for result in results for problem in result.problems]
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = len(problems) - errors

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import click
 
-from handrail.cli.common import EXIT_PROBLEMS, EXIT_USAGE, config_option, fail, settings_from
-from handrail.safety import AllowList
+from handrail.cli.common import EXIT_PROBLEMS, EXIT_USAGE, config_option, fail, runbook_paths, settings_from
 from handrail.scenarios import RunbookReport, SuiteReport, Tally, junit_xml, run_suite
 
 __all__ = ["runbook_tests"]
@@ -48,15 +47,8 @@ def runbook_tests(
     PATHS are folders, runbook files or scenario files (`<runbook>.test.yaml`, beside the runbook).
     """
     settings = settings_from(ctx)
-    if not paths:
-        folder = settings.runbooks
-        if not folder.is_dir():
-            fail(f"the runbook folder {folder} does not exist (set `runbooks:` in handrail.yaml)", EXIT_USAGE)
-        paths = [folder]
-    allow = settings.safety.allow
-    report = asyncio.run(
-        run_suite(paths, allow=AllowList(allow.namespaces, allow.databases, allow.commands, allow.caches))
-    )
+    paths = runbook_paths(settings, paths)
+    report = asyncio.run(run_suite(paths, allow=settings.safety.allow.checker()))
     if not report.runbooks and not report.orphans:
         fail(f"no runbook or scenario file found in {', '.join(str(p) for p in paths)}", EXIT_USAGE)
     for problem in report.problems:
