@@ -129,7 +129,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tokens = "".join(
         f"    - {{name: {role}-user, role: {role}, sha256: {digest(token)}}}\n" for role, token in TOKENS.items()
     )
-    with MetricsExporter() as exporter, PrometheusServer([exporter.address], workdir=root).start() as prometheus:
+    with MetricsExporter() as exporter, PrometheusServer([exporter.address], workdir=root) as prometheus:
         (root / "handrail.yaml").write_text(
             f"runbooks: '{runbooks}'\n"
             f"database: 'sqlite:///{root / 'handrail.db'}'\n"
