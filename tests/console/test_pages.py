@@ -275,3 +275,15 @@ def test_four_eyes_holds_in_the_console_too(tmp_path: Path, catalog: Path) -> No
         assert answer.status_code == 403
         assert "approver-user triggered" in answer.text
         assert not [e for e in store.timeline(incident_id) if e.kind == "decision_by_person"]
+
+
+def test_the_version_token_matches_the_page_and_changes_with_the_timeline(client: TestClient) -> None:
+    incident_id = open_incident(client)
+    log_in(client, "viewer")
+    page = client.get(f"/incidents/{incident_id}").text
+    found = re.search(r'data-version="([^"]+)"', page)
+    assert found is not None
+    version = client.get(f"/incidents/{incident_id}/version").json()["version"]
+    assert version == found.group(1)  # else the page's script would refresh for ever
+    state_of_client(client).service.store.record(incident_id, "note", "something happened")
+    assert client.get(f"/incidents/{incident_id}/version").json()["version"] != version

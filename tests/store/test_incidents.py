@@ -147,3 +147,12 @@ def test_timeline_data_is_plain_json() -> None:
         "b": [None, 1.5],
         "c": "2026-01-01 00:00:00+00:00",
     }
+
+
+def test_last_event_id_is_the_newest_timeline_event() -> None:
+    store = SqlIncidentStore(create_engine("sqlite://"))
+    store.migrate()
+    assert store.last_event_id("INC-1") == 0
+    store.open_or_join(new("INC-1"))
+    store.record("INC-1", "note", "one")
+    assert store.last_event_id("INC-1") == store.timeline("INC-1")[-1].id

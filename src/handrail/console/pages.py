@@ -186,7 +186,7 @@ def incident_page(request: Request, incident_id: str, session: Session) -> Respo
         session,
         incident=record,
         runbook=runbook,
-        version=_version(record, timeline),
+        version=_version(record, timeline[-1].id if timeline else 0),
         times=incident_times(record, datetime.now(UTC)),
         diagnostics=diagnostics_view(record.assessment),
         decisions=list((record.assessment or {}).get("decisions", [])),
@@ -198,10 +198,9 @@ def incident_page(request: Request, incident_id: str, session: Session) -> Respo
     )
 
 
-def _version(record: IncidentRecord, timeline: list[Any]) -> str:
+def _version(record: IncidentRecord, last_event_id: int) -> str:
     """Changes whenever anything on the incident page would: the record or a new timeline event."""
-    last = timeline[-1].id if timeline else 0
-    return f"{record.updated_at.timestamp():.6f}-{last}-{record.state.value}-{record.waiting_for or ''}"
+    return f"{record.updated_at.timestamp():.6f}-{last_event_id}-{record.state.value}-{record.waiting_for or ''}"
 
 
 @router.get("/incidents/{incident_id}/version")
@@ -209,7 +208,7 @@ def incident_version(request: Request, incident_id: str, session: Session) -> JS
     """What the page's script polls: a cheap token that changes when the page would."""
     api = state_of(request)
     record = _incident(api, incident_id)
-    return JSONResponse({"version": _version(record, api.service.store.timeline(incident_id))})
+    return JSONResponse({"version": _version(record, api.service.store.last_event_id(incident_id))})
 
 
 @router.get("/incidents/{incident_id}/report.md")

@@ -293,6 +293,13 @@ class SqlIncidentStore:
                 for r in connection.execute(query)
             ]
 
+    @reconnecting
+    def last_event_id(self, incident_id: str) -> int:
+        """The id of the incident's newest timeline event (0 with none): a cheap "has anything happened"."""
+        query = sa.select(sa.func.max(TIMELINE.c.id)).where(TIMELINE.c.incident_id == incident_id)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one() or 0)
+
     def _event(
         self,
         connection: sa.Connection,
