@@ -11,6 +11,7 @@ The tree:
     ├── ActionError                     a remediation action could not be run (or described)
     ├── NotifyError                     a notification could not be delivered (it is retried)
     ├── IncidentError                   an incident command does not fit the incident (unknown id, wrong state)
+    │   └── InputLimitError             a label, annotation, note or reason is larger than `api.limits` allows
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
     └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
@@ -34,6 +35,7 @@ __all__ = [
     "ExpressionSyntaxError",
     "HandrailError",
     "IncidentError",
+    "InputLimitError",
     "NotifyError",
     "ProbeError",
     "RunbookError",
@@ -84,6 +86,14 @@ class NotifyError(HandrailError):
 
 class IncidentError(HandrailError):
     """An incident command does not fit: unknown incident, unknown remediation, or the wrong state."""
+
+
+class InputLimitError(IncidentError):
+    """Something from outside is larger than its documented limit (`api.limits`); `field` says which."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class RunbookError(HandrailError):

@@ -19,6 +19,7 @@ from handrail.actions.flush_cache import CacheConnection
 from handrail.actions.kubernetes import KubernetesConnection
 from handrail.diagnostics.base import HttpConnection
 from handrail.errors import RunbookError, SettingsError
+from handrail.limits import InputLimits
 from handrail.notify.pagerduty import PagerDutyNotifierConfig
 from handrail.notify.slack import SlackNotifierConfig
 from handrail.notify.webhook import WebhookNotifierConfig
@@ -110,6 +111,8 @@ class ApiSettings(StrictModel):
     console or sessions should outlive a restart. Without it each process makes its own at start."""
     session_hours: float = Field(default=12.0, gt=0)
     """How long a console login lasts."""
+    limits: InputLimits = Field(default_factory=InputLimits)
+    """How large request bodies, alerts, labels, annotations, notes and reasons may be (docs/security.md)."""
 
 
 class NotifierSettings(StrictModel):

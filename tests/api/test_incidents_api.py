@@ -92,3 +92,70 @@ def test_a_runbook_comes_with_its_explanation(client: TestClient) -> None:
     assert body["runbook"]["id"] == "payment-service-slow"
     assert body["explanation"]["markdown"].startswith("# Payment Service High Latency")
     assert body["explanation"]["mermaid"].startswith("flowchart TD")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        pytest.param(
+            "incidents",
+            {"runbookId": "bad-deploy", "context": {"labels": {"a": "v" * 5000}}},
+            "context.labels.a",
+            id="label-value",
+        ),
+        pytest.param(
+            "incidents",
+            {"runbookId": "bad-deploy", "context": {"labels": {f"k{i}": "v" for i in range(101)}}},
+            "context.labels",
+            id="too-many-labels",
+        ),
+        pytest.param(
+            "incidents",
+            {"runbookId": "bad-deploy", "context": {"annotations": {"d": "v" * 20_000}}},
+            "context.annotations.d",
+            id="annotation-value",
+        ),
+        pytest.param("runbooks/bad-deploy/run", {"labels": {"a": "v" * 5000}}, "labels.a", id="run-label"),
+    ],
+)
+def test_labels_and_annotations_past_their_limits_are_a_422_naming_the_field(
+    client: TestClient, path: str, body: dict[str, object], field: str
+) -> None:
+    answer = client.post(f"/api/v1/{path}", json=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == field
+    assert client.get("/api/v1/incidents", headers=ADMIN).json()["incidents"] == []
+
+
+@pytest.mark.parametrize(
+    ("verb", "body", "field"),
+    [
+        pytest.param("approve", {"remediation": "rollback", "reason": "r" * 100_000}, "reason", id="approve-reason"),
+        pytest.param("done", {"remediation": "rollback", "reason": "r" * 100_000}, "reason", id="done-reason"),
+        pytest.param("resolve", {"reason": "r" * 100_000}, "reason", id="resolve-reason"),
+        pytest.param("cancel", {"reason": "r" * 2001}, "reason", id="cancel-reason"),
+        pytest.param("note", {"text": "n" * 10_001}, "text", id="note"),
+    ],
+)
+def test_notes_and_reasons_past_their_limits_are_a_422_naming_the_field(
+    client: TestClient, verb: str, body: dict[str, object], field: str
+) -> None:
+    incident = client.post("/api/v1/incidents", json={"runbookId": "bad-deploy", "dryRun": True}, headers=ADMIN)
+    incident_id = incident.json()["incident"]["id"]
+    answer = client.post(f"/api/v1/incidents/{incident_id}/{verb}", json=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == field
+    timeline = client.get(f"/api/v1/incidents/{incident_id}", headers=ADMIN).json()["timeline"]
+    assert all(len(event["message"]) < 2000 for event in timeline)  # nothing of it was recorded
+    assert client.get(f"/api/v1/incidents/{incident_id}", headers=ADMIN).json()["state"] == "triggered"
+
+
+def test_settings_raise_the_limits(tmp_path: Path, catalog: Path) -> None:
+    raised = "  limits: {noteChars: 20000, labelChars: 8000}\n"
+    with api_client(tmp_path, runbooks=catalog, extra=raised) as client:
+        body = {"runbookId": "bad-deploy", "dryRun": True, "context": {"labels": {"a": "v" * 6000}}}
+        incident = client.post("/api/v1/incidents", json=body, headers=ADMIN)
+        assert incident.status_code == 202, incident.text
+        incident_id = incident.json()["incident"]["id"]
+        note = client.post(f"/api/v1/incidents/{incident_id}/note", json={"text": "n" * 15_000}, headers=ADMIN)
+        assert note.status_code == 200, note.text

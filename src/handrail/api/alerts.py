@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from handrail.api.auth import ALERTMANAGER, Identity
 from handrail.api.deps import require, state_of
+from handrail.api.errors import ApiError
 from handrail.api.metrics import ALERTS
+from handrail.limits import InputLimits
 from handrail.runbook.model import Runbook, Trigger
 
 __all__ = ["AlertmanagerPayload", "matches", "router"]
@@ -52,7 +54,8 @@ class AlertmanagerPayload(BaseModel):
     commonLabels: dict[str, str] = Field(default_factory=dict)
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
-    alerts: list[Alert] = Field(max_length=10_000)
+    alerts: list[Alert]
+    """As many as `api.limits.alerts`; labels and annotations as `api.limits` says (checked before any is taken)."""
 
 
 def _matcher_holds(matcher: str, value: str | None) -> bool:
@@ -77,11 +80,21 @@ def runbooks_for(runbooks: dict[str, Runbook], labels: dict[str, str]) -> list[R
     return [rb for rb in runbooks.values() if any(matches(t, labels) for t in rb.triggers)]
 
 
+def _check_limits(payload: AlertmanagerPayload, limits: InputLimits) -> None:
+    """Every alert within `api.limits`, before any is taken: a post is refused whole, never half taken."""
+    if len(payload.alerts) > limits.alerts:
+        raise ApiError(422, "too_large", f"alerts: more than {limits.alerts} (api.limits.alerts)", field="alerts")
+    for index, alert in enumerate(payload.alerts):
+        limits.check_labels(alert.labels, field=f"alerts.{index}.labels")
+        limits.check_annotations(alert.annotations, field=f"alerts.{index}.annotations")
+
+
 @router.post("/alerts/alertmanager")
 def alertmanager(
     request: Request, payload: AlertmanagerPayload, identity: Annotated[Identity, Depends(require(ALERTMANAGER))]
 ) -> dict[str, Any]:
     state = state_of(request)
+    _check_limits(payload, state.service.limits)
     runbooks = state.catalog.catalog.runbooks
     opened: list[str] = []
     joined: list[str] = []

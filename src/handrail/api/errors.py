@@ -1,15 +1,12 @@
 """Every API error is JSON that names the problem and, for bad input, the field.
 
-Bad input never becomes a 500: a body that is not JSON, or not an object, is `field: "body"`. JSON
-bodies are read the way Go's encoding/json (Alertmanager's) reads them: bytes that are not valid
-text, and lone UTF-16 surrogates (`"\\ud800"`, which JSON may spell but which are not text), become
-U+FFFD.
+Bad input never becomes a 500: a body that is not JSON, or not an object, is `field: "body"`; a
+body over its size limit is a 413 naming `body` (api/body.py reads every body); a value over its
+limit (`api.limits`) is a 422 naming the field.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,15 +15,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handrail.errors import CatalogError, IncidentError
+from handrail.errors import CatalogError, IncidentError, InputLimitError
 from handrail.store.reconnect import is_disconnect
 
-__all__ = ["ApiError", "UnicodeJsonMiddleware", "install_error_handlers"]
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+__all__ = ["ApiError", "BodyTooLarge", "error_response", "install_error_handlers"]
 
 
 class ApiError(Exception):
@@ -35,6 +28,19 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A request body went past its limit while it was read (an HTTPException, so FastAPI passes it on as is)."""
+
+    def __init__(self, limit: int, setting: str) -> None:
+        super().__init__(413, f"the body is larger than {limit} bytes (api.limits.{setting})")
+
+
+def error_response(exc: ApiError, *, close: bool = False) -> JSONResponse:
+    """`exc` as the API's JSON error; with `close`, the connection closes after it (a body was left unread)."""
+    headers = {"connection": "close"} if close else None
+    return JSONResponse(_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=headers)
 
 
 def _body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -47,7 +53,15 @@ def _body(code: str, message: str, field: str | None = None, **extra: Any) -> di
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_body(exc.code, exc.message, exc.field), status_code=exc.status)
+        return error_response(exc)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return error_response(ApiError(413, "too_large", str(exc.detail), field="body"), close=True)
+
+    @app.exception_handler(InputLimitError)
+    async def over_limit(_: Request, exc: InputLimitError) -> JSONResponse:
+        return error_response(ApiError(422, "too_large", str(exc), field=exc.field))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -85,8 +99,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def internal(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(_body("internal", f"internal error ({type(exc).__name__}); see the server log"), 500)
 
-    app.add_middleware(UnicodeJsonMiddleware)
-
 
 def _field(error: Mapping[str, Any]) -> str | None:
     """Where a validation error is: `alerts.0.labels.x`, `query.offset`, or `body` for the body as a whole."""
@@ -95,65 +107,3 @@ def _field(error: Mapping[str, Any]) -> str | None:
         # the body itself (not JSON, not an object, missing); for `json_invalid` the rest is a byte offset
         return ".".join(loc[1:]) if len(loc) > 1 and error.get("type") != "json_invalid" else "body"
     return ".".join(loc) or None
-
-
-class UnicodeJsonMiddleware:
-    """Reads invalid text and lone UTF-16 surrogates in JSON request bodies as U+FFFD (#9 fuzzing: 400/500s)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or b"json" not in dict(scope["headers"]).get(b"content-type", b""):
-            await self.app(scope, receive, send)
-            return
-        body, pending = b"", []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left: pass that on after the body
-                pending.append(message)
-                break
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        repaired = _valid_text(body)
-        if _SURROGATE_ESCAPE.search(repaired):
-            repaired = _without_lone_surrogates(repaired)
-        if repaired != body:
-            body = repaired
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-            scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
-        replay: list[Message] = [{"type": "http.request", "body": body, "more_body": False}, *pending]
-
-        async def receive_again() -> Message:
-            return replay.pop(0) if replay else await receive()
-
-        await self.app(scope, receive_again, send)
-
-
-def _valid_text(body: bytes) -> bytes:
-    """`body`, or its text with what does not decode replaced by U+FFFD, in UTF-8 (JSON's encoding, RFC 8259)."""
-    encoding = json.detect_encoding(body)
-    try:
-        body.decode(encoding)
-    except UnicodeDecodeError:
-        return body.decode(encoding, "replace").encode("utf-8")
-    return body
-
-
-def _without_lone_surrogates(body: bytes) -> bytes:
-    try:
-        data = json.loads(body)
-    except ValueError:  # not JSON: FastAPI answers 422 `body` for it
-        return body
-    return json.dumps(_replace_surrogates(data)).encode()
-
-
-def _replace_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_replace_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_replace_surrogates(key): _replace_surrogates(item) for key, item in value.items()}
-    return value

@@ -36,19 +36,21 @@ class TriggerContext(_Body):
 
 
 class TriggerRequest(_Body):
-    runbookId: str = Field(min_length=1)
+    runbookId: str = Field(min_length=1, max_length=128)
     alertName: str | None = None
     context: TriggerContext = Field(default_factory=TriggerContext)
     dryRun: bool = False
 
 
 class DecisionRequest(_Body):
-    remediation: str = Field(min_length=1)
+    remediation: str = Field(min_length=1, max_length=128)
     reason: str = ""
+    """At most `api.limits.reasonChars` (IncidentService checks)."""
 
 
 class NoteRequest(_Body):
-    text: str = Field(min_length=1, max_length=10_000)
+    text: str = Field(min_length=1)
+    """At most `api.limits.noteChars` (IncidentService checks)."""
 
 
 class CloseRequest(_Body):
@@ -75,6 +77,8 @@ def _summary(record: IncidentRecord) -> dict[str, Any]:
 
 def _trigger(request: Request, body: TriggerRequest, identity: Identity) -> tuple[IncidentRecord, bool]:
     state = state_of(request)
+    state.service.limits.check_labels(body.context.labels, field="context.labels")
+    state.service.limits.check_annotations(body.context.annotations, field="context.annotations")
     runbook = state.catalog.catalog.get(body.runbookId)
     return state.service.trigger(
         runbook,

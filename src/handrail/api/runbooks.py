@@ -56,6 +56,7 @@ async def run_runbook(
 ) -> dict[str, Any]:
     """An assessment now; nothing is remediated and no incident is opened."""
     state = state_of(request)
+    state.service.limits.check_labels(body.labels if body else {})
     runbook = state.catalog.catalog.get(runbook_id)
     result = await assess(
         runbook, probes=state.probes, labels=body.labels if body else {}, deadline=state.settings.assessment_deadline

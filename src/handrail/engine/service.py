@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from dbos import DBOSClient
 from handrail.engine.incident import ALERT_RESOLVED_WORKFLOW, HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
 from handrail.engine.notifications import ANNOUNCE_WORKFLOW
 from handrail.errors import IncidentError
+from handrail.limits import InputLimits
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import IncidentRecord, IncidentState, NewIncident, SqlIncidentStore
 
@@ -40,6 +41,8 @@ def new_incident_id() -> str:
 class IncidentService:
     store: SqlIncidentStore
     client: DBOSClient
+    limits: InputLimits = field(default_factory=InputLimits)
+    """Labels, annotations, notes and reasons are held to these whichever route they came by."""
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -56,6 +59,9 @@ class IncidentService:
     ) -> tuple[IncidentRecord, bool]:
         """Open an incident (and enqueue its workflow in the same transaction), or join the open one."""
         labels = dict(labels or {})
+        annotations = dict(annotations or {})
+        self.limits.check_labels(labels)
+        self.limits.check_annotations(annotations)
         incident_id = new_incident_id()
         key = dedup_key or f"{runbook.id}|{json.dumps(sorted(labels.items()))}"
         new = NewIncident(
@@ -65,7 +71,7 @@ class IncidentService:
             trigger_type=trigger_type,
             triggered_by=triggered_by,
             labels=labels,
-            annotations=dict(annotations or {}),
+            annotations=annotations,
             dry_run=dry_run,
         )
 
@@ -100,6 +106,7 @@ class IncidentService:
         """approve / reject an automated remediation, or mark a manual one done / skipped."""
         if kind not in DECISIONS:
             raise IncidentError(f"unknown decision {kind!r}; use one of {', '.join(DECISIONS)}")
+        self.limits.check_reason(reason)
         incident = self._open(incident_id)
         remediation = self._remediation(incident, remediation_id)
         if kind in ("approve", "reject") and not (remediation.type == "automated" and remediation.requires_approval):
@@ -133,6 +140,7 @@ class IncidentService:
         self.client.enqueue(options, incident_id, kind, headline)
 
     def note(self, incident_id: str, text: str, *, actor: str) -> None:
+        self.limits.check_note(text)
         self.get(incident_id)
         if not text.strip():
             raise IncidentError("a note needs some text")
@@ -145,6 +153,7 @@ class IncidentService:
         return self._close(incident_id, IncidentState.CANCELLED, actor, reason or "cancelled by a person")
 
     def _close(self, incident_id: str, state: IncidentState, actor: str, reason: str) -> IncidentRecord:
+        self.limits.check_reason(reason)
         self._open(incident_id)
         record = self.store.transition(incident_id, state, f"{reason} ({actor})", actor=actor)
         if record is None:
