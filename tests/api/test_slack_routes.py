@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -90,6 +92,9 @@ def test_a_viewer_or_an_unmapped_user_is_refused(client: TestClient, incident_id
         pytest.param(lambda body: signed(body, secret="wrong-secret"), "does not match the body", id="wrong"),
         pytest.param(lambda body: signed(body, age=600), "stale", id="stale"),
         pytest.param(lambda body: {"Content-Type": "application/x-www-form-urlencoded"}, "missing", id="missing"),
+        pytest.param(
+            lambda body: {**signed(body), "X-Slack-Request-Timestamp": "1" * 5000}, "not Unix seconds", id="5000-digits"
+        ),
     ],
 )
 def test_signatures_that_are_wrong_stale_or_missing_are_refused(
@@ -128,3 +133,47 @@ def test_slash_command_status_and_trigger(client: TestClient, incident_id: str) 
     assert command("trigger bad-deploy").startswith("Opened INC-")
     assert "no runbook 'nope'" in command("trigger nope")
     assert command("dance").startswith("Usage: /handrail")
+
+
+def test_a_request_without_slack_headers_is_refused_before_its_body_is_read(client: TestClient) -> None:
+    read = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": b"payload=" + b"a" * 1024, "more_body": read < 10}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    path = "/api/v1/slack/interactions"
+    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"transfer-encoding", b"chunked")]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": headers,
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 401
+    assert read == 0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("[" * 5000 + '"\\ud800"' + "]" * 5000, id="nested-5000-deep"),
+        pytest.param('{"type": "block_actions", "n": ' + "9" * 5000 + "}", id="5000-digit-number"),
+    ],
+)
+def test_a_signed_interaction_slack_would_never_send_is_a_400_not_a_500(client: TestClient, payload: str) -> None:
+    body = urlencode({"payload": payload}).encode()
+    answer = client.post("/api/v1/slack/interactions", content=body, headers=signed(body))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["field"] == "payload"
+
+
+def test_a_slack_body_past_the_limit_is_a_413(client: TestClient) -> None:
+    body = b"payload=" + b"a" * (1024 * 1024)
+    answer = client.post("/api/v1/slack/interactions", content=body, headers=signed(body))
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"]["field"] == "body"

@@ -53,6 +53,8 @@ def test_a_good_signature_passes() -> None:
         pytest.param("", "v0=abc", "missing X-Slack-Request-Timestamp header", id="empty-timestamp"),
         pytest.param("1714564800.5", "v0=abc", "X-Slack-Request-Timestamp is not Unix seconds", id="not-integer"),
         pytest.param("٣٣", "v0=abc", "X-Slack-Request-Timestamp is not Unix seconds", id="non-ascii-digits"),
+        pytest.param("1" * 5000, "v0=abc", "X-Slack-Request-Timestamp is not Unix seconds", id="5000-digits"),
+        pytest.param("0" * 13, "v0=abc", "X-Slack-Request-Timestamp is not Unix seconds", id="13-digits"),
         pytest.param("1714564800", "v0=" + "0" * 64, "X-Slack-Signature does not match the body", id="wrong"),
         pytest.param("1714564800", "v0=ünïcode", "X-Slack-Signature does not match the body", id="non-ascii-signature"),
     ],
@@ -225,6 +227,15 @@ def test_other_interactions_are_not_ours(body: bytes) -> None:
         ),
         pytest.param(
             clicked("handrail_reject", actions=[{"action_id": "handrail_reject"}]), "has no value", id="no-value"
+        ),
+        pytest.param(
+            urlencode({"payload": "[" * 5000 + "]" * 5000}).encode(), "not JSON Slack sends", id="nested-5000-deep"
+        ),
+        pytest.param(urlencode({"payload": "9" * 5000}).encode(), "not JSON Slack sends", id="5000-digit-number"),
+        pytest.param(
+            clicked("handrail_reject", actions=[{"action_id": "handrail_reject", "value": "[" * 5000}]),
+            "value is not JSON",
+            id="value-nested-5000-deep",
         ),
         pytest.param(
             clicked("handrail_reject", actions=[{"action_id": "handrail_reject", "value": "[1]"}]),

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from handrail import __version__
 from handrail.api import alerts, incidents, runbooks, slack
+from handrail.api.body import RequestBodyMiddleware
 from handrail.api.errors import install_error_handlers
 from handrail.api.metrics import metrics_registry, render
 from handrail.api.state import ApiState
@@ -50,6 +51,7 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
     )
     app.state.handrail = state
     install_error_handlers(app)
+    app.add_middleware(RequestBodyMiddleware, state=state)
     app.include_router(alerts.router)
     app.include_router(incidents.router)
     app.include_router(runbooks.router)

@@ -22,6 +22,7 @@ from handrail.engine import assess
 from handrail.errors import CatalogError, IncidentError
 from handrail.notify.slack_interactions import (
     SlackSignatureError,
+    check_slack_headers,
     parse_interaction,
     parse_slash_command,
     verify_slack_signature,
@@ -37,7 +38,15 @@ async def _verified_body(request: Request) -> bytes:
     slack = state_of(request).settings.notifiers.slack
     if slack is None or slack.signing_secret is None:
         raise ApiError(404, "not_found", "Slack is not configured (notifiers.slack.signingSecret)")
-    body = await request.body()
+    try:  # the headers before the body: a request that cannot be Slack's is refused unread
+        check_slack_headers(
+            timestamp=request.headers.get("x-slack-request-timestamp"),
+            signature=request.headers.get("x-slack-signature"),
+            now=time.time(),
+        )
+    except SlackSignatureError as exc:
+        raise ApiError(401, "bad_signature", f"Slack signature: {exc.reason}") from None
+    body = await request.body()  # at most api.limits.bodyBytes (api/body.py)
     try:
         verify_slack_signature(
             slack.signing_secret.get_secret_value(),

@@ -27,6 +27,7 @@ __all__ = [
     "SlackDecision",
     "SlackSignatureError",
     "SlashCommand",
+    "check_slack_headers",
     "parse_interaction",
     "parse_slash_command",
     "verify_slack_signature",
@@ -37,6 +38,8 @@ TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 MAX_CLOCK_SKEW = 300.0
 """Seconds a request's timestamp may differ from now, either way (Slack's own advice: five minutes)."""
 _KINDS: Mapping[str, Literal["approve", "reject"]] = {APPROVE_ACTION_ID: "approve", REJECT_ACTION_ID: "reject"}
+_TIMESTAMP_DIGITS = 12
+"""Unix seconds have 10 digits until the year 2286; longer is not a timestamp (5,000 digits was a 500, #13)."""
 _MAX_FIELDS = 100
 """Form fields read at most: Slack sends about a dozen; a body of thousands is not Slack."""
 
@@ -105,19 +108,29 @@ def verify_slack_signature(
     """
     if not signing_secret:
         raise ValueError("the Slack signing secret must not be empty")
-    if not timestamp:
-        raise SlackSignatureError(f"missing {TIMESTAMP_HEADER} header")
-    if not signature:
-        raise SlackSignatureError(f"missing {SIGNATURE_HEADER} header")
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        raise SlackSignatureError(f"{TIMESTAMP_HEADER} is not Unix seconds")
-    # A captured request replayed later is refused: the timestamp is inside the signed bytes.
-    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW:
-        raise SlackSignatureError(f"stale request: {TIMESTAMP_HEADER} is more than 5 minutes from now")
+    timestamp, signature = check_slack_headers(timestamp=timestamp, signature=signature, now=now)
     signed = b"v0:" + timestamp.encode("ascii") + b":" + body
     expected = "v0=" + hmac.new(signing_secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
         raise SlackSignatureError(f"{SIGNATURE_HEADER} does not match the body")
+
+
+def check_slack_headers(*, timestamp: str | None, signature: str | None, now: float) -> tuple[str, str]:
+    """Check what can be checked before the body is read: both headers there, the timestamp fresh; return both.
+
+    Raises:
+        SlackSignatureError: a header is missing, or the timestamp is not Unix seconds or is stale.
+    """
+    if not timestamp:
+        raise SlackSignatureError(f"missing {TIMESTAMP_HEADER} header")
+    if not signature:
+        raise SlackSignatureError(f"missing {SIGNATURE_HEADER} header")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= _TIMESTAMP_DIGITS):
+        raise SlackSignatureError(f"{TIMESTAMP_HEADER} is not Unix seconds")
+    # A captured request replayed later is refused: the timestamp is inside the signed bytes.
+    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW:
+        raise SlackSignatureError(f"stale request: {TIMESTAMP_HEADER} is more than 5 minutes from now")
+    return timestamp, signature
 
 
 def parse_interaction(form_body: bytes) -> SlackDecision | None:
@@ -140,6 +153,8 @@ def parse_interaction(form_body: bytes) -> SlackDecision | None:
         payload = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"interaction payload is not JSON: {exc.msg} at {exc.pos}") from None
+    except (RecursionError, ValueError):  # nested past the decoder's recursion, or a number past 4,300 digits
+        raise ValueError("interaction payload is not JSON Slack sends") from None
     if not isinstance(payload, dict):
         raise ValueError("interaction payload is not a JSON object")
     if payload.get("type") != "block_actions":
@@ -215,7 +230,7 @@ def _button_value(value: object) -> tuple[str, str]:
         raise ValueError("approval button has no value")
     try:
         data: Any = json.loads(value)
-    except json.JSONDecodeError:
+    except (RecursionError, ValueError):  # JSONDecodeError is a ValueError
         raise ValueError("approval button value is not JSON") from None
     if not isinstance(data, dict):
         raise ValueError("approval button value is not a JSON object")
