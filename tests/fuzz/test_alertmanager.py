@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from handrail.limits import InputLimits
 from support.api_app import api_app, bearer
 from support.engine import postgres_database
 from support.fuzzing import fuzz_settings, hostile_text
@@ -138,16 +139,33 @@ def post(client: TestClient, body: bytes, content_type: str = "application/json"
 @given(payloads)
 def test_well_formed_payloads_with_hostile_values_are_taken(client: TestClient, payload: dict[str, Any]) -> None:
     answer = post(client, json.dumps(payload).encode())  # lone surrogates go out as `\ud800` escapes
-    too_long = [i for i, alert in enumerate(payload["alerts"]) if len(alert.get("fingerprint", "")) > 256]
-    if too_long:  # the one documented limit on a well-formed payload
+    refused = _over_a_limit(payload)
+    if refused is not None:  # the documented limits (docs/security.md) on a well-formed payload
         assert answer.status_code == 422
-        assert answer.json()["error"]["field"] == f"alerts.{too_long[0]}.fingerprint"
+        assert answer.json()["error"]["field"] == refused
         return
     assert answer.status_code == 200, answer.text
     taken = answer.json()
     firing = [alert["labels"] for alert in payload["alerts"] if alert["status"] == "firing"]
     assert len(taken["opened"]) + len(taken["joined"]) == sum(1 for labels in firing if _matches(labels))
     assert taken["unknown"] == sum(1 for labels in firing if not _matches(labels))
+
+
+def _over_a_limit(payload: dict[str, Any]) -> str | None:
+    """The field the API must name for a payload past a limit (default `api.limits`), or None when it is within."""
+    limits = InputLimits()
+    too_long = [i for i, alert in enumerate(payload["alerts"]) if len(alert.get("fingerprint", "")) > 256]
+    if too_long:  # the model's own limit, checked while the body is validated: first
+        return f"alerts.{too_long[0]}.fingerprint"
+    for index, alert in enumerate(payload["alerts"]):
+        for kind, most in (("labels", limits.label_chars), ("annotations", limits.annotation_chars)):
+            pairs = alert.get(kind, {})
+            if len(pairs) > limits.labels or any(len(name) > limits.key_chars for name in pairs):
+                return f"alerts.{index}.{kind}"
+            over = [name for name, value in pairs.items() if len(value) > most]
+            if over:
+                return f"alerts.{index}.{kind}.{over[0]}"
+    return None
 
 
 def _matches(labels: dict[str, str]) -> bool:
@@ -187,3 +205,21 @@ def test_a_long_label_set_still_dedupes_and_resolves(client: TestClient) -> None
     assert again["joined"] == opened
     assert len(opened) == 1
     assert post(client, json.dumps(resolved).encode()).json()["resolved"] == opened
+
+
+nesting = st.tuples(
+    st.integers(min_value=1, max_value=3000),
+    st.sampled_from(["[", '{"a":', '{"status": "firing", "alerts": [{"labels": {"x": ']),
+    st.sampled_from(['"\\ud800"', "1", '"x"', "9" * 5000, "-" + "1" * 4400, "1e999999"]),
+)
+
+
+@fuzz_settings(40)
+@given(nesting)
+def test_json_nested_or_numbered_past_what_a_decoder_takes_gets_a_4xx_naming_the_body(
+    client: TestClient, shape: tuple[int, str, str]
+) -> None:
+    depth, opener, leaf = shape
+    closer = {"[": "]", '{"a":': "}"}.get(opener, "}}]}")
+    answer = post(client, (opener * depth + leaf + closer * depth).encode())  # unbalanced for the last opener: fine
+    assert answer.status_code in (200, 422)

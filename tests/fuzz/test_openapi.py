@@ -10,12 +10,14 @@ derandomized, so the run is short and the same every time; HANDRAIL_FUZZ_SCALE s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
@@ -77,6 +79,32 @@ def test_no_operation_answers_5xx_or_shows_a_traceback(app: FastAPI) -> None:
     assert failures == []
     assert covered >= 10 * len(operations)
     assert generated >= EXAMPLES * len(operations)
+
+
+MIB = 1024 * 1024
+HOSTILE_BODIES = {  # what broke the API's body reading before #13: each must be a 4xx, with or without a token
+    "nested-5000": b"[" * 5000 + b"]" * 5000,
+    "nested-1500-with-a-lone-surrogate": b"[" * 1500 + b'"\\ud800"' + b"]" * 1500,
+    "past-json-depth": b'{"a":' * 40 + b"1" + b"}" * 40,
+    "5000-digit-number": b'{"n": ' + b"9" * 5000 + b"}",
+    "past-the-body-limit": b'{"a": "' + b"a" * (5 * MIB) + b'"}',
+}
+PATH_VALUES = {"runbook_id": "fuzz-target-runbook", "incident_id": "INC-000000000000", "verb": "resolve"}
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+def test_every_operation_answers_a_hostile_json_body_with_a_4xx(app: FastAPI, body: bytes) -> None:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    client = TestClient(app, raise_server_exceptions=False)
+    failures = []
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        path = re.sub(r"\{(\w+)\}", lambda name: PATH_VALUES.get(name[1], "x"), operation.path)
+        for token in ({}, bearer("admin")):
+            headers = {"Content-Type": "application/json", **token}
+            answer = client.request(operation.method.upper(), path, content=body, headers=headers)
+            if not (400 <= answer.status_code < 500 and "Traceback" not in answer.text and answer.json()["error"]):
+                failures.append(f"{operation.label} ({bool(token)}): {answer.status_code} {answer.text[:200]}")
+    assert failures == []
 
 
 def _check(case: Any, label: str, phase: str, failures: list[str]) -> None:
