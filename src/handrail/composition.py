@@ -61,7 +61,7 @@ def open_store(settings: Settings, *, reconnect_within: float | None = 15.0) -> 
 
 def open_service(settings: Settings) -> IncidentService:
     store = open_store(settings)
-    return IncidentService(store, DBOSClient(system_database_url=settings.database))
+    return IncidentService(store, DBOSClient(system_database_url=settings.database), four_eyes=settings.api.four_eyes)
 
 
 def create_notifiers(settings: Settings, store: SqlIncidentStore | None = None) -> list[Notifier]:

@@ -11,6 +11,7 @@ The tree:
     ├── ActionError                     a remediation action could not be run (or described)
     ├── NotifyError                     a notification could not be delivered (it is retried)
     ├── IncidentError                   an incident command does not fit the incident (unknown id, wrong state)
+    │   └── FourEyesError               under `api.fourEyes`, whoever opened an incident tried to approve its actions
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
     └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
@@ -32,6 +33,7 @@ __all__ = [
     "ExpressionError",
     "ExpressionEvaluationError",
     "ExpressionSyntaxError",
+    "FourEyesError",
     "HandrailError",
     "IncidentError",
     "NotifyError",
@@ -84,6 +86,10 @@ class NotifyError(HandrailError):
 
 class IncidentError(HandrailError):
     """An incident command does not fit: unknown incident, unknown remediation, or the wrong state."""
+
+
+class FourEyesError(IncidentError):
+    """Under `api.fourEyes`, the person who opened an incident tried to approve or reject its actions."""
 
 
 class RunbookError(HandrailError):

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -14,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support.api import TOKENS, api_client
+from support.slack_requests import SECRET, click, signed
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SLACK = (
     "notifiers:\n  slack:\n    botToken: xoxb-test-token\n"
     f"    signingSecret: {SECRET}\n"
@@ -28,32 +24,6 @@ SLACK = (
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     with api_client(tmp_path_factory.mktemp("slack"), runbooks=EXAMPLES, extra=SLACK) as client:
         yield client
-
-
-def signed(body: bytes, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
-    timestamp = str(int(time.time() - age))
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def click(incident_id: str, remediation: str, user: str, action: str = "handrail_approve") -> bytes:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower()},
-        "response_url": "https://hooks.slack.com/actions/T0/1/x",
-        "actions": [
-            {
-                "action_id": action,
-                "type": "button",
-                "value": json.dumps({"incident": incident_id, "remediation": remediation}),
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 @pytest.fixture

@@ -277,6 +277,23 @@ def test_four_eyes_holds_in_the_console_too(tmp_path: Path, catalog: Path) -> No
         assert not [e for e in store.timeline(incident_id) if e.kind == "decision_by_person"]
 
 
+def test_four_eyes_in_the_console_refuses_whoever_opened_the_incident_by_an_alert(
+    tmp_path: Path, catalog: Path
+) -> None:
+    with api_client(tmp_path, runbooks=catalog, extra="  fourEyes: true\n") as client:
+        labels = {"alertname": "CheckoutErrorRateHigh", "service": "checkout"}
+        payload = {"version": "4", "status": "firing", "alerts": [{"status": "firing", "labels": labels}]}
+        admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+        [incident_id] = client.post("/api/v1/alerts/alertmanager", json=payload, headers=admin).json()["opened"]
+        csrf = log_in(client, "admin")
+        form = {"csrf": csrf, "remediation": "rollback_checkout", "kind": "approve"}
+        answer = client.post(f"/incidents/{incident_id}/decide", data=form, follow_redirects=False)
+        assert answer.status_code == 403
+        assert f"admin-user triggered {incident_id}; someone else must approve (four eyes)." in answer.text
+        store = state_of_client(client).service.store
+        assert not [e for e in store.timeline(incident_id) if e.kind == "decision_by_person"]
+
+
 def test_the_version_token_matches_the_page_and_changes_with_the_timeline(client: TestClient) -> None:
     incident_id = open_incident(client)
     log_in(client, "viewer")

@@ -2,7 +2,7 @@
 
 Every request is verified with the app's signing secret (v0 HMAC over the raw body, five-minute
 replay window) before anything is parsed. The Slack user must map (`notifiers.slack.users`) to a
-Handrail identity whose token role allows the decision; four-eyes applies as in the API.
+Handrail identity whose token role allows the decision; four-eyes is `IncidentService.decide`'s, as everywhere.
 """
 
 from __future__ import annotations
@@ -77,10 +77,6 @@ async def interactions(request: Request) -> dict[str, Any]:
     if identity is None or not identity.may("approver"):
         return _reply(f"<@{decision.user_id}> is not mapped to a Handrail approver; nothing was recorded.")
     try:
-        if state.settings.api.four_eyes:
-            record = state.service.get(decision.incident_id)
-            if record.trigger_type == "manual" and record.triggered_by == identity.name:
-                return _reply(f"You triggered {decision.incident_id}; someone else must {decision.kind}.")
         state.service.decide(
             decision.incident_id, decision.remediation_id, decision.kind, actor=identity.name, reason="via Slack"
         )

@@ -19,7 +19,6 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from starlette.concurrency import run_in_threadpool
 
-from handrail.api.auth import four_eyes_refusal
 from handrail.api.deps import state_of
 from handrail.api.state import ApiState
 from handrail.console.analytics import analyse
@@ -27,7 +26,7 @@ from handrail.console.session import CSRF_FIELD, ConsoleSession, SessionSigner
 from handrail.console.svg import column_chart
 from handrail.console.views import diagnostics_view, incident_times, remediation_cards, tree_svg, waiting_for
 from handrail.engine import assess
-from handrail.errors import CatalogError, IncidentError
+from handrail.errors import CatalogError, FourEyesError, IncidentError
 from handrail.explain import explain_markdown
 from handrail.handoff import format_duration
 from handrail.report import incident_report
@@ -237,13 +236,11 @@ def decide(
         raise ConsoleError(400, f"Unknown decision {kind!r}.")
     _check(request, session, _VERB_ROLES[kind], csrf)
     api = state_of(request)
-    record = _incident(api, incident_id)
-    name = session.identity.name
-    refusal = four_eyes_refusal(record, name, kind, enabled=api.settings.api.four_eyes)
-    if refusal is not None:
-        raise ConsoleError(403, f"{refusal} (four eyes).")
+    _incident(api, incident_id)
     try:
-        api.service.decide(incident_id, remediation, kind, actor=name, reason=reason)
+        api.service.decide(incident_id, remediation, kind, actor=session.identity.name, reason=reason)
+    except FourEyesError as exc:
+        raise ConsoleError(403, f"{exc}.") from exc
     except IncidentError as exc:
         raise ConsoleError(409, str(exc)) from exc
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
