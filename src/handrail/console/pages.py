@@ -112,11 +112,15 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+    if not signer_of(request).origin_ok(request):
+        # login CSRF: a foreign page must not log a browser in (as the attacker) behind its user's back
+        error = "This login form did not come from this console."
+        return _page(request, "login.html", None, status=403, next=_safe_next(next), error=error)
     identity = state_of(request).tokens.identify(token.strip()) if token.strip() else None
     if identity is None or identity.role == "alertmanager":
         return _page(request, "login.html", None, status=401, next=_safe_next(next), error="That token is not valid.")
     response = RedirectResponse(_safe_next(next), status_code=303)
-    signer_of(request).log_in(response, request, token.strip())
+    signer_of(request).log_in(response, request, token.strip(), identity)
     logger.info("console login: %s (%s)", identity.name, identity.role)
     return response
 
@@ -125,7 +129,7 @@ def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated
 def log_out(request: Request, session: Session, csrf: Annotated[str | None, Form()] = None) -> Response:
     _check(request, session, "viewer", csrf)
     response = RedirectResponse("/login", status_code=303)
-    signer_of(request).log_out(response, request)
+    signer_of(request).log_out(response, request, session)
     return response
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "ACTION_RUNS",
     "API_TOKENS",
+    "CONSOLE_SESSIONS",
     "INCIDENTS",
     "MESSAGE_REFS",
     "METADATA",
@@ -197,6 +198,17 @@ API_TOKENS = sa.Table(
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Live console sessions, by the SHA-256 of the random id their cookie carries (never the id itself):
+# logging out deletes the row, which ends the session for every copy of the cookie.
+CONSOLE_SESSIONS = sa.Table(
+    "handrail_console_sessions",
+    METADATA,
+    sa.Column("id_sha256", sa.String(64), primary_key=True),
+    sa.Column("name", PERSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
 MESSAGE_REFS = sa.Table(
