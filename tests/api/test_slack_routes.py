@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -10,7 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support.api import TOKENS, api_client
-from support.slack_requests import SECRET, click, signed
+from support.engine import runbook
+from support.servers import HttpServer, Route
+from support.slack_requests import SECRET, click, signed, slash_command
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"
 SLACK = (
@@ -98,3 +102,35 @@ def test_slash_command_status_and_trigger(client: TestClient, incident_id: str) 
     assert command("trigger bad-deploy").startswith("Opened INC-")
     assert "no runbook 'nope'" in command("trigger nope")
     assert command("dance").startswith("Usage: /handrail")
+
+
+HOSTILE = "<!channel> <http://evil.example|log in here> & more"
+
+
+def test_the_run_reply_shows_outside_text_as_text_never_as_mentions_or_links(tmp_path: Path) -> None:
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    book = runbook("loud", tmp_path).replace("name: Loud", "name: Loud <!here>")
+    book = book.replace(f"cat {tmp_path / 'loud.state'}", f"echo '{HOSTILE}' >&2; exit 1")
+    (folder / "loud.yaml").write_text(book)
+    with (
+        HttpServer({"/commands/1": Route()}) as slack,
+        api_client(tmp_path, runbooks=folder, extra=SLACK) as client,
+    ):
+        body = slash_command("run loud", "U0APPROVER", response_url=slack.url("/commands/1"))
+        answer = client.post("/api/v1/slack/commands", content=body, headers=signed(body))
+        assert answer.json()["text"] == "Running the diagnostics of loud; the result follows here."
+        deadline = time.monotonic() + 30
+        while not slack.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [posted] = slack.requests
+    text = json.loads(posted.body)["text"]
+    assert text.startswith("*Loud &lt;!here&gt;*: overall ")
+    assert "stderr: &lt;!channel&gt; &lt;http://evil.example|log in here&gt; &amp; more" in text
+    assert "<" not in text.replace("&lt;", "")  # no mention, no link: nothing Slack would read as markup
+
+
+def test_replies_quote_what_the_user_typed_as_text(client: TestClient) -> None:
+    body = slash_command("status <!channel>", "U0APPROVER")
+    answer = client.post("/api/v1/slack/commands", content=body, headers=signed(body))
+    assert answer.json()["text"] == "no incident &lt;!channel&gt;"
