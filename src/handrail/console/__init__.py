@@ -34,7 +34,7 @@ def install_console(app: FastAPI, state: ApiState) -> None:
     secret = api.session_secret.get_secret_value() if api.session_secret else None
     app.state.console_sessions = SessionSigner(
         secret,
-        sessions=SqlConsoleSessions(state.service.store.engine),
+        sessions=SqlConsoleSessions(state.service.store.engine, reconnect_within=state.service.store.reconnect_within),
         lifetime=timedelta(hours=api.session_hours),
         public_url=api.console_url,
     )

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from handrail.store.reconnect import reconnecting
 from handrail.store.schema import CONSOLE_SESSIONS
 
 __all__ = ["SqlConsoleSessions"]
@@ -26,9 +27,12 @@ def _key(session_id: str) -> str:
 class SqlConsoleSessions:
     """Live console sessions in our database, shared by every API process on it."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, reconnect_within: float | None = 15.0) -> None:
         self._engine = engine
+        self.reconnect_within = reconnect_within
+        """Seconds a call waits for an unreachable database before it fails (None: forever); store/reconnect.py."""
 
+    @reconnecting
     def start(self, session_id: str, *, name: str, now: datetime, expires_at: datetime) -> None:
         """Record a new session (and forget the ones that have expired)."""
         with self._engine.begin() as connection:
@@ -39,6 +43,7 @@ class SqlConsoleSessions:
                 )
             )
 
+    @reconnecting
     def is_live(self, session_id: str, *, now: datetime) -> bool:
         """Whether the session was started, has not ended and has not expired."""
         with self._engine.connect() as connection:
@@ -47,6 +52,7 @@ class SqlConsoleSessions:
             ).scalar_one_or_none()
         return expires_at is not None and expires_at > now
 
+    @reconnecting
     def end(self, session_id: str) -> None:
         """End the session: every copy of its cookie stops working."""
         with self._engine.begin() as connection:
