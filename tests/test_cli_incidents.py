@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from handrail.cli import cli
 from support.engine import EngineWorld, runbook
 
 ROOT = Path(__file__).parents[1]
@@ -73,3 +75,23 @@ def test_unknown_incident_is_a_clear_error(world: EngineWorld) -> None:
     result = handrail(world, "incidents", "show", "INC-NOPE")
     assert result.returncode == 1
     assert result.stderr.strip() == "handrail: no incident INC-NOPE"
+
+
+def test_with_four_eyes_whoever_triggered_from_the_cli_cannot_approve(tmp_path: Path) -> None:
+    world = EngineWorld.create(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'h.db'}",
+        runbooks={"gated": runbook("gated", tmp_path, approval=True)},
+        extra_settings="api:\n  fourEyes: true\n",
+    )
+
+    def run(*args: str) -> Result:  # in process: three `handrail` processes would take seconds
+        return CliRunner().invoke(cli, [*args, "--config", str(world.config)])
+
+    incident_id = run("trigger", "gated", "--as", "alice").stdout.strip()
+    refused = run("incidents", "approve", incident_id, "fix", "--as", "alice")
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == f"handrail: alice triggered {incident_id}; someone else must approve (four eyes)"
+    assert world.events(incident_id, "decision_by_person") == []
+    approved = run("incidents", "approve", incident_id, "fix", "--as", "bob")
+    assert approved.exit_code == 0, approved.output

@@ -61,7 +61,12 @@ def open_store(settings: Settings, *, reconnect_within: float | None = 15.0) -> 
 
 def open_service(settings: Settings) -> IncidentService:
     store = open_store(settings)
-    return IncidentService(store, DBOSClient(system_database_url=settings.database), settings.api.limits)
+    return IncidentService(
+        store,
+        DBOSClient(system_database_url=settings.database),
+        settings.api.limits,
+        four_eyes=settings.api.four_eyes,
+    )
 
 
 def create_notifiers(settings: Settings, store: SqlIncidentStore | None = None) -> list[Notifier]:

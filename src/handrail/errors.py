@@ -11,7 +11,8 @@ The tree:
     ├── ActionError                     a remediation action could not be run (or described)
     ├── NotifyError                     a notification could not be delivered (it is retried)
     ├── IncidentError                   an incident command does not fit the incident (unknown id, wrong state)
-    │   └── InputLimitError             a label, annotation, note or reason is larger than `api.limits` allows
+    │   ├── InputLimitError             a label, annotation, note or reason is larger than `api.limits` allows
+    │   └── FourEyesError               under `api.fourEyes`, whoever opened an incident tried to approve its actions
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
     └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
@@ -33,6 +34,7 @@ __all__ = [
     "ExpressionError",
     "ExpressionEvaluationError",
     "ExpressionSyntaxError",
+    "FourEyesError",
     "HandrailError",
     "IncidentError",
     "InputLimitError",
@@ -94,6 +96,10 @@ class InputLimitError(IncidentError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class FourEyesError(IncidentError):
+    """Under `api.fourEyes`, the person who opened an incident tried to approve or reject its actions."""
 
 
 class RunbookError(HandrailError):

@@ -101,7 +101,7 @@ class ApiSettings(StrictModel):
     tokens: list[ApiToken] = Field(default_factory=list)
     """Tokens by digest: `printf %s "$TOKEN" | sha256sum`. With none here or stored, the first start makes two."""
     four_eyes: bool = False
-    """Whoever triggered an incident by hand cannot approve its actions."""
+    """Whoever opened an incident, by any route (API, alert webhook, Slack, CLI), cannot approve or reject it."""
     console_url: str | None = None
     """The URL people reach Handrail at, for links in notifications (default: the server's own address)."""
     reload_interval: float = Field(default=5.0, gt=0)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -16,9 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support.api import TOKENS, api_client
+from support.engine import runbook
+from support.servers import HttpServer, Route
+from support.slack_requests import SECRET, click, signed, slash_command
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SLACK = (
     "notifiers:\n  slack:\n    botToken: xoxb-test-token\n"
     f"    signingSecret: {SECRET}\n"
@@ -30,32 +30,6 @@ SLACK = (
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     with api_client(tmp_path_factory.mktemp("slack"), runbooks=EXAMPLES, extra=SLACK) as client:
         yield client
-
-
-def signed(body: bytes, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
-    timestamp = str(int(time.time() - age))
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def click(incident_id: str, remediation: str, user: str, action: str = "handrail_approve") -> bytes:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower()},
-        "response_url": "https://hooks.slack.com/actions/T0/1/x",
-        "actions": [
-            {
-                "action_id": action,
-                "type": "button",
-                "value": json.dumps({"incident": incident_id, "remediation": remediation}),
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 @pytest.fixture
@@ -177,3 +151,35 @@ def test_a_slack_body_past_the_limit_is_a_413(client: TestClient) -> None:
     answer = client.post("/api/v1/slack/interactions", content=body, headers=signed(body))
     assert answer.status_code == 413, answer.text
     assert answer.json()["error"]["field"] == "body"
+
+
+HOSTILE = "<!channel> <http://evil.example|log in here> & more"
+
+
+def test_the_run_reply_shows_outside_text_as_text_never_as_mentions_or_links(tmp_path: Path) -> None:
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    book = runbook("loud", tmp_path).replace("name: Loud", "name: Loud <!here>")
+    book = book.replace(f"cat {tmp_path / 'loud.state'}", f"echo '{HOSTILE}' >&2; exit 1")
+    (folder / "loud.yaml").write_text(book)
+    with (
+        HttpServer({"/commands/1": Route()}) as slack,
+        api_client(tmp_path, runbooks=folder, extra=SLACK) as client,
+    ):
+        body = slash_command("run loud", "U0APPROVER", response_url=slack.url("/commands/1"))
+        answer = client.post("/api/v1/slack/commands", content=body, headers=signed(body))
+        assert answer.json()["text"] == "Running the diagnostics of loud; the result follows here."
+        deadline = time.monotonic() + 30
+        while not slack.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [posted] = slack.requests
+    text = json.loads(posted.body)["text"]
+    assert text.startswith("*Loud &lt;!here&gt;*: overall ")
+    assert "stderr: &lt;!channel&gt; &lt;http://evil.example|log in here&gt; &amp; more" in text
+    assert "<" not in text.replace("&lt;", "")  # no mention, no link: nothing Slack would read as markup
+
+
+def test_replies_quote_what_the_user_typed_as_text(client: TestClient) -> None:
+    body = slash_command("status <!channel>", "U0APPROVER")
+    answer = client.post("/api/v1/slack/commands", content=body, headers=signed(body))
+    assert answer.json()["text"] == "no incident &lt;!channel&gt;"

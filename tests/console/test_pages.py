@@ -104,9 +104,10 @@ def test_removing_a_token_ends_its_sessions(tmp_path: Path, catalog: Path, clien
     cookie = client.cookies["handrail_session"]
     other = tmp_path / "other"
     other.mkdir()
-    # Another API process with the same session secret but without the responder's token.
+    # Another API process on the same database with the same session secret, but without the responder's token.
     extra = f"  sessionSecret: {SECRET}\n"
-    with api_client(other, runbooks=catalog, extra=extra) as same_secret:
+    database = f"sqlite:///{tmp_path / 'api.db'}"
+    with api_client(other, runbooks=catalog, extra=extra, database=database) as same_secret:
         same_secret.cookies.set("handrail_session", cookie)
         assert same_secret.get("/", follow_redirects=False).status_code == 200
         state_of_client(same_secret).tokens = TokenRegistry([])
@@ -240,6 +241,44 @@ def test_logging_out_needs_the_csrf_token_and_ends_the_session(client: TestClien
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+def test_logging_out_ends_the_session_for_every_copy_of_the_cookie(client: TestClient) -> None:
+    csrf = log_in(client, "responder")
+    copied = client.cookies["handrail_session"]
+    assert client.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    client.cookies.set("handrail_session", copied)  # a copy taken before logging out, presented afterwards
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login?next=/"
+    incident_id = open_incident(client)
+    ack = client.post(f"/incidents/{incident_id}/ack", data={"csrf": csrf}, follow_redirects=False)
+    assert ack.headers["location"] == "/login?next=/"
+    assert state_of_client(client).service.get(incident_id).acknowledged_by is None
+
+
+def test_logging_out_ends_only_that_session(tmp_path: Path, catalog: Path, client: TestClient) -> None:
+    log_in(client, "viewer")
+    database = f"sqlite:///{tmp_path / 'api.db'}"
+    other = tmp_path / "other"
+    other.mkdir()
+    with api_client(other, runbooks=catalog, extra=f"  sessionSecret: {SECRET}\n", database=database) as second:
+        csrf = log_in(second, "viewer")  # the same person in another browser, through another API process
+        assert second.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 200
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://testserver.evil.example"])
+def test_login_refuses_a_form_posted_from_a_foreign_origin(client: TestClient, origin: str) -> None:
+    answer = client.post("/login", data={"token": TOKENS["viewer"]}, headers={"origin": origin}, follow_redirects=False)
+    assert answer.status_code == 403
+    assert "This login form did not come from this console." in answer.text
+    assert "set-cookie" not in answer.headers
+
+
+@pytest.mark.parametrize("origin", ["http://testserver", "https://handrail.example.com"], ids=["own", "consoleUrl"])
+def test_login_takes_a_form_from_the_consoles_own_origin(client: TestClient, origin: str) -> None:
+    answer = client.post("/login", data={"token": TOKENS["viewer"]}, headers={"origin": origin}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["set-cookie"].startswith("handrail_session=")
+
+
 def test_the_incident_list_filters(client: TestClient) -> None:
     first = open_incident(client)
     body = {"runbookId": "oom-kills", "context": {"labels": {}}}
@@ -274,6 +313,23 @@ def test_four_eyes_holds_in_the_console_too(tmp_path: Path, catalog: Path) -> No
         answer = client.post(f"/incidents/{incident_id}/decide", data=form, follow_redirects=False)
         assert answer.status_code == 403
         assert "approver-user triggered" in answer.text
+        assert not [e for e in store.timeline(incident_id) if e.kind == "decision_by_person"]
+
+
+def test_four_eyes_in_the_console_refuses_whoever_opened_the_incident_by_an_alert(
+    tmp_path: Path, catalog: Path
+) -> None:
+    with api_client(tmp_path, runbooks=catalog, extra="  fourEyes: true\n") as client:
+        labels = {"alertname": "CheckoutErrorRateHigh", "service": "checkout"}
+        payload = {"version": "4", "status": "firing", "alerts": [{"status": "firing", "labels": labels}]}
+        admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+        [incident_id] = client.post("/api/v1/alerts/alertmanager", json=payload, headers=admin).json()["opened"]
+        csrf = log_in(client, "admin")
+        form = {"csrf": csrf, "remediation": "rollback_checkout", "kind": "approve"}
+        answer = client.post(f"/incidents/{incident_id}/decide", data=form, follow_redirects=False)
+        assert answer.status_code == 403
+        assert f"admin-user triggered {incident_id}; someone else must approve (four eyes)." in answer.text
+        store = state_of_client(client).service.store
         assert not [e for e in store.timeline(incident_id) if e.kind == "decision_by_person"]
 
 

@@ -28,6 +28,7 @@ from handrail.notify.slack_blocks import (
     DiagnosticLine,
     IncidentView,
     RecommendedAction,
+    assessment_text,
     event_line,
     fallback_text,
     incident_blocks,
@@ -577,3 +578,21 @@ def test_the_sample_message_in_the_docs_is_what_the_builder_makes() -> None:
 def test_every_slack_setting_is_documented(name: str) -> None:
     field = SlackNotifierConfig.model_fields[name]
     assert f"| `{field.validation_alias or name}` |" in DOCS.read_text()
+
+
+def test_an_assessment_run_from_slack_is_escaped_and_fits_one_section() -> None:
+    many = [DiagnosticLine(f"d{i} <!here>", "critical", "<@U123> & " * 100) for i in range(50)]
+    text = assessment_text("Checkout <!channel>", "critical", many, ["rollback <http://x|y>"])
+    first, second = text.split("\n")[:2]
+    assert first == "*Checkout &lt;!channel&gt;*: overall critical"
+    assert second.startswith("🔴 d0 &lt;!here&gt;: critical — &lt;@U123&gt; &amp; ")
+    assert len(text) <= MAX_SECTION_TEXT
+    assert text.endswith("… (truncated)")
+    assert "<" not in text
+    for cut in ("&a…", "&am…", "&l…", "&g…"):
+        assert cut not in text
+
+
+def test_an_assessment_run_from_slack_names_the_recommended_actions() -> None:
+    text = assessment_text("Checkout", "warning", [DiagnosticLine("errors", "warning", "5%")], ["a&b", "c"])
+    assert text == "*Checkout*: overall warning\n🟡 errors: warning — 5%\nRecommended: a&amp;b, c"

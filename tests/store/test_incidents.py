@@ -29,7 +29,7 @@ def test_migrations_are_idempotent_and_recorded(store: SqlIncidentStore) -> None
     store.migrate()
     with store.engine.connect() as connection:
         version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
-    assert version == "0005"
+    assert version == "0006"
 
 
 def test_processes_starting_together_on_an_empty_postgres_database_all_migrate_it() -> None:
@@ -41,7 +41,7 @@ def test_processes_starting_together_on_an_empty_postgres_database_all_migrate_i
             version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
         for store in stores:
             store.engine.dispose()
-    assert version == "0005"
+    assert version == "0006"
 
 
 def test_a_database_from_an_older_version_upgrades_in_place(tmp_path: Path) -> None:

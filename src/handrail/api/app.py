@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from handrail import __version__
 from handrail.api import alerts, incidents, runbooks, slack
 from handrail.api.body import RequestBodyMiddleware
+from handrail.api.docs import install_docs
 from handrail.api.errors import install_error_handlers
 from handrail.api.metrics import metrics_registry, render
 from handrail.api.state import ApiState
@@ -48,10 +49,13 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
         version=__version__,
         description="Executable runbooks for incident response.",
         lifespan=lifespan,
+        docs_url=None,  # api/docs.py: Swagger UI from installed files, under the pages' policy
+        redoc_url=None,
     )
     app.state.handrail = state
     install_error_handlers(app)
     app.add_middleware(RequestBodyMiddleware, state=state)
+    install_docs(app)
     app.include_router(alerts.router)
     app.include_router(incidents.router)
     app.include_router(runbooks.router)

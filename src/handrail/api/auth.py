@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from handrail.store import IncidentRecord
 from handrail.store.schema import API_TOKENS
 
-__all__ = ["ROLES", "Identity", "TokenRegistry", "digest", "four_eyes_refusal", "new_token"]
+__all__ = ["ROLES", "Identity", "TokenRegistry", "digest", "new_token"]
 
 ROLES = ("viewer", "responder", "approver", "admin")
 ALERTMANAGER = "alertmanager"
@@ -30,13 +29,6 @@ ALERTMANAGER = "alertmanager"
 def digest(token: str) -> str:
     """The SHA-256 of a token, as stored (tokens are 256-bit random, so a fast hash is enough)."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def four_eyes_refusal(record: IncidentRecord, actor: str, kind: str, *, enabled: bool) -> str | None:
-    """Why `actor` may not `kind` (approve/reject) this incident under `api.fourEyes`; None when they may."""
-    if enabled and kind in ("approve", "reject") and record.trigger_type == "manual" and record.triggered_by == actor:
-        return f"{actor} triggered {record.id}; someone else must {kind}"
-    return None
 
 
 def new_token(prefix: str = "hr") -> str:

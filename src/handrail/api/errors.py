@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from handrail.errors import CatalogError, IncidentError, InputLimitError
+from handrail.errors import CatalogError, FourEyesError, IncidentError, InputLimitError
 from handrail.store.reconnect import is_disconnect
 
 __all__ = ["ApiError", "BodyTooLarge", "error_response", "install_error_handlers"]
@@ -76,6 +76,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def incident_error(_: Request, exc: IncidentError) -> JSONResponse:
         status = 404 if str(exc).startswith("no incident") else 409
         return JSONResponse(_body("not_found" if status == 404 else "conflict", str(exc)), status_code=status)
+
+    @app.exception_handler(FourEyesError)
+    async def four_eyes(_: Request, exc: FourEyesError) -> JSONResponse:
+        return JSONResponse(_body("four_eyes", str(exc)), status_code=403)
 
     @app.exception_handler(CatalogError)
     async def catalog_error(_: Request, exc: CatalogError) -> JSONResponse:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from handrail.api.auth import Identity, four_eyes_refusal
+from handrail.api.auth import Identity
 from handrail.api.deps import require, state_of
 from handrail.api.errors import ApiError
 from handrail.handoff import handoff_dict
@@ -144,11 +144,6 @@ def get_incident(request: Request, incident_id: str, _: Viewer) -> dict[str, Any
 
 def _decide(request: Request, incident_id: str, kind: str, body: DecisionRequest, identity: Identity) -> dict[str, Any]:
     state = state_of(request)
-    refusal = four_eyes_refusal(
-        state.service.get(incident_id), identity.name, kind, enabled=state.settings.api.four_eyes
-    )
-    if refusal is not None:
-        raise ApiError(403, "four_eyes", refusal)
     state.service.decide(incident_id, body.remediation, kind, actor=identity.name, reason=body.reason)
     return {"incident": _summary(state.service.get(incident_id)), "recorded": kind}
 

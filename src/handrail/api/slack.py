@@ -2,7 +2,7 @@
 
 Every request is verified with the app's signing secret (v0 HMAC over the raw body, five-minute
 replay window) before anything is parsed. The Slack user must map (`notifiers.slack.users`) to a
-Handrail identity whose token role allows the decision; four-eyes applies as in the API.
+Handrail identity whose token role allows the decision; four-eyes is `IncidentService.decide`'s, as everywhere.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from handrail.api.errors import ApiError
 from handrail.api.state import ApiState
 from handrail.engine import assess
 from handrail.errors import CatalogError, IncidentError
+from handrail.notify.slack_blocks import DiagnosticLine, assessment_text, escape_mrkdwn
 from handrail.notify.slack_interactions import (
     SlackSignatureError,
     check_slack_headers,
@@ -68,7 +69,12 @@ def _identity(state: ApiState, user_id: str) -> Identity | None:
 
 
 def _reply(text: str) -> dict[str, Any]:
+    """An ephemeral answer; `text` is mrkdwn, so every outside value in it went through `escape_mrkdwn`."""
     return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+def _mention(user_id: str) -> str:
+    return f"<@{escape_mrkdwn(user_id)}>"
 
 
 @router.post("/interactions")
@@ -84,18 +90,15 @@ async def interactions(request: Request) -> dict[str, Any]:
     state = state_of(request)
     identity = _identity(state, decision.user_id)
     if identity is None or not identity.may("approver"):
-        return _reply(f"<@{decision.user_id}> is not mapped to a Handrail approver; nothing was recorded.")
+        return _reply(f"{_mention(decision.user_id)} is not mapped to a Handrail approver; nothing was recorded.")
     try:
-        if state.settings.api.four_eyes:
-            record = state.service.get(decision.incident_id)
-            if record.trigger_type == "manual" and record.triggered_by == identity.name:
-                return _reply(f"You triggered {decision.incident_id}; someone else must {decision.kind}.")
         state.service.decide(
             decision.incident_id, decision.remediation_id, decision.kind, actor=identity.name, reason="via Slack"
         )
     except IncidentError as exc:
-        return _reply(f"Not recorded: {exc}")
-    return _reply(f"{decision.remediation_id} {decision.kind}d by {identity.name} on {decision.incident_id}.")
+        return _reply(f"Not recorded: {escape_mrkdwn(str(exc))}")
+    done = f"{decision.remediation_id} {decision.kind}d by {identity.name} on {decision.incident_id}."
+    return _reply(escape_mrkdwn(done))
 
 
 @router.post("/commands")
@@ -109,34 +112,33 @@ async def commands(request: Request) -> dict[str, Any]:
     state = state_of(request)
     identity = _identity(state, command.user_id)
     if identity is None:
-        return _reply(f"<@{command.user_id}> is not mapped to a Handrail identity.")
+        return _reply(f"{_mention(command.user_id)} is not mapped to a Handrail identity.")
     verb, args = command.verb, command.args.split()
     try:
         if verb == "status" and args:
             record = state.service.get(args[0])
             waiting = f" — waiting for {record.waiting_for}" if record.waiting_for else ""
-            return _reply(f"{record.id} [{record.severity}] {record.title}: {record.state.value}{waiting}")
+            status = f"{record.id} [{record.severity}] {record.title}: {record.state.value}{waiting}"
+            return _reply(escape_mrkdwn(status))
         if verb == "trigger" and args and identity.may("responder"):
             runbook = state.catalog.catalog.get(args[0])
             record, opened = state.service.trigger(runbook, trigger_type="manual", triggered_by=identity.name)
-            return _reply(f"{'Opened' if opened else 'Joined'} {record.id} for {runbook.id}.")
+            return _reply(escape_mrkdwn(f"{'Opened' if opened else 'Joined'} {record.id} for {runbook.id}."))
         if verb == "run" and args and identity.may("responder"):
             runbook = state.catalog.catalog.get(args[0])
             task = asyncio.create_task(_run_and_answer(state, runbook.id, command.response_url))
             _background.add(task)
             task.add_done_callback(_background.discard)
-            return _reply(f"Running the diagnostics of {runbook.id}; the result follows here.")
+            return _reply(f"Running the diagnostics of {escape_mrkdwn(runbook.id)}; the result follows here.")
     except (IncidentError, CatalogError) as exc:
-        return _reply(str(exc))
+        return _reply(escape_mrkdwn(str(exc)))
     return _reply("Usage: /handrail status INCIDENT | trigger RUNBOOK | run RUNBOOK (responders only for the last two)")
 
 
 async def _run_and_answer(state: ApiState, runbook_id: str, response_url: str) -> None:
     runbook = state.catalog.catalog.get(runbook_id)
     result = await assess(runbook, probes=state.probes, deadline=state.settings.assessment_deadline)
-    lines = [f"*{runbook.name}*: overall {result.overall_severity.value}"]
-    lines += [f"• {r.name}: {r.status.value} — {r.message}" for r in result.results]
-    if result.recommended_actions:
-        lines.append("Recommended: " + ", ".join(result.recommended_actions))
+    diagnostics = [DiagnosticLine(r.name, r.status.value, r.message) for r in result.results]
+    text = assessment_text(runbook.name, result.overall_severity.value, diagnostics, result.recommended_actions)
     async with httpx.AsyncClient(timeout=10) as client:
-        await client.post(response_url, json={"response_type": "ephemeral", "text": "\n".join(lines)[:3000]})
+        await client.post(response_url, json={"response_type": "ephemeral", "text": text})

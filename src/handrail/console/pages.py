@@ -19,7 +19,6 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from starlette.concurrency import run_in_threadpool
 
-from handrail.api.auth import four_eyes_refusal
 from handrail.api.deps import state_of
 from handrail.api.state import ApiState
 from handrail.console.analytics import analyse
@@ -27,7 +26,7 @@ from handrail.console.session import CSRF_FIELD, ConsoleSession, SessionSigner
 from handrail.console.svg import column_chart
 from handrail.console.views import diagnostics_view, incident_times, remediation_cards, tree_svg, waiting_for
 from handrail.engine import assess
-from handrail.errors import CatalogError, IncidentError
+from handrail.errors import CatalogError, FourEyesError, IncidentError
 from handrail.explain import explain_markdown
 from handrail.handoff import format_duration
 from handrail.report import incident_report
@@ -113,11 +112,15 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+    if not signer_of(request).origin_ok(request):
+        # login CSRF: a foreign page must not log a browser in (as the attacker) behind its user's back
+        error = "This login form did not come from this console."
+        return _page(request, "login.html", None, status=403, next=_safe_next(next), error=error)
     identity = state_of(request).tokens.identify(token.strip()) if token.strip() else None
     if identity is None or identity.role == "alertmanager":
         return _page(request, "login.html", None, status=401, next=_safe_next(next), error="That token is not valid.")
     response = RedirectResponse(_safe_next(next), status_code=303)
-    signer_of(request).log_in(response, request, token.strip())
+    signer_of(request).log_in(response, request, token.strip(), identity)
     logger.info("console login: %s (%s)", identity.name, identity.role)
     return response
 
@@ -126,7 +129,7 @@ def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated
 def log_out(request: Request, session: Session, csrf: Annotated[str | None, Form()] = None) -> Response:
     _check(request, session, "viewer", csrf)
     response = RedirectResponse("/login", status_code=303)
-    signer_of(request).log_out(response, request)
+    signer_of(request).log_out(response, request, session)
     return response
 
 
@@ -237,13 +240,11 @@ def decide(
         raise ConsoleError(400, f"Unknown decision {kind!r}.")
     _check(request, session, _VERB_ROLES[kind], csrf)
     api = state_of(request)
-    record = _incident(api, incident_id)
-    name = session.identity.name
-    refusal = four_eyes_refusal(record, name, kind, enabled=api.settings.api.four_eyes)
-    if refusal is not None:
-        raise ConsoleError(403, f"{refusal} (four eyes).")
+    _incident(api, incident_id)
     try:
-        api.service.decide(incident_id, remediation, kind, actor=name, reason=reason)
+        api.service.decide(incident_id, remediation, kind, actor=session.identity.name, reason=reason)
+    except FourEyesError as exc:
+        raise ConsoleError(403, f"{exc}.") from exc
     except IncidentError as exc:
         raise ConsoleError(409, str(exc)) from exc
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)

@@ -1,7 +1,8 @@
-"""`IncidentService`: what people and alerts do to incidents; the CLI and the API both call it.
+"""`IncidentService`: what people and alerts do to incidents; the CLI, the API, the console and Slack all call it.
 
 It writes to the store and talks to the engine through DBOS's client (enqueue, messages,
-cancellation), so it works from any process — a CLI call with no server running included.
+cancellation), so it works from any process — a CLI call with no server running included. It is
+also where four-eyes is decided (`api.fourEyes`): every route that approves goes through `decide`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from dbos import DBOSClient
 
 from handrail.engine.incident import ALERT_RESOLVED_WORKFLOW, HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
 from handrail.engine.notifications import ANNOUNCE_WORKFLOW
-from handrail.errors import IncidentError
+from handrail.errors import FourEyesError, IncidentError
 from handrail.limits import InputLimits
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import IncidentRecord, IncidentState, NewIncident, SqlIncidentStore
+from handrail.store.schema import PERSON
 
 __all__ = ["DECISIONS", "IncidentService", "new_incident_id"]
 
@@ -43,6 +45,8 @@ class IncidentService:
     client: DBOSClient
     limits: InputLimits = field(default_factory=InputLimits)
     """Labels, annotations, notes and reasons are held to these whichever route they came by."""
+    four_eyes: bool = False
+    """`api.fourEyes`: whoever opened an incident, by any route, may not approve or reject its actions."""
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -108,6 +112,7 @@ class IncidentService:
             raise IncidentError(f"unknown decision {kind!r}; use one of {', '.join(DECISIONS)}")
         self.limits.check_reason(reason)
         incident = self._open(incident_id)
+        self._check_four_eyes(incident, kind, actor)
         remediation = self._remediation(incident, remediation_id)
         if kind in ("approve", "reject") and not (remediation.type == "automated" and remediation.requires_approval):
             raise IncidentError(f"{remediation_id} does not need approval (it is {remediation.type})")
@@ -121,6 +126,16 @@ class IncidentService:
         self.store.record(incident_id, "decision_by_person", message, actor=actor, data=data)
         payload = {"kind": kind, "remediation": remediation_id, "actor": actor, "reason": reason}
         self.client.send(incident_id, payload, HUMAN_TOPIC, idempotency_key=f"{incident_id}:{remediation_id}:{kind}")
+
+    def _check_four_eyes(self, incident: IncidentRecord, kind: str, actor: str) -> None:
+        """Refuse the opener's approval or rejection. The opener is who opened it, by any route, never a joiner.
+
+        Names are compared as the store keeps them (`triggered_by`): the API token's name, which is also
+        the name of a console session made from that token and of a Slack user mapped to it
+        (`notifiers.slack.users`); the alert webhook's token name; the CLI's `--as` or OS user name.
+        """
+        if self.four_eyes and kind in ("approve", "reject") and incident.triggered_by == PERSON.fit(actor):
+            raise FourEyesError(f"{actor} triggered {incident.id}; someone else must {kind} (four eyes)")
 
     def acknowledge(self, incident_id: str, *, actor: str) -> IncidentRecord:
         before = self.get(incident_id)

@@ -36,6 +36,8 @@ __all__ = [
     "DiagnosticLine",
     "IncidentView",
     "RecommendedAction",
+    "assessment_text",
+    "escape_mrkdwn",
     "event_line",
     "fallback_text",
     "incident_blocks",
@@ -146,7 +148,7 @@ def incident_blocks(view: IncidentView, *, kind: str) -> list[dict[str, Any]]:
     url = _safe_url(view.url) if view.url else None
     head: list[dict[str, Any]] = [_header(f"{_emoji(view.overall)} {view.title or 'Incident'}")]
     facts = [
-        f"*{label}:* {_escape(value)}"
+        f"*{label}:* {escape_mrkdwn(value)}"
         for label, value in (
             ("Severity", view.severity),
             ("Service", view.service),
@@ -164,7 +166,7 @@ def incident_blocks(view: IncidentView, *, kind: str) -> list[dict[str, Any]]:
         lines = [_action_line(action) for action in view.recommended]
         tail.append(_section(_join_lines("*Recommended Actions:*", lines, MAX_SECTION_TEXT, url), url))
     if view.instructions:
-        tail.append(_section(f"*Instructions:*\n{_escape(view.instructions)}", url))
+        tail.append(_section(f"*Instructions:*\n{escape_mrkdwn(view.instructions)}", url))
     tail.extend(_approval(view, kind, url))
     tail.append(_context(view, kind, url))
 
@@ -176,12 +178,12 @@ def fallback_text(view: IncidentView, *, kind: str) -> str:
     """The message's top-level `text`: what notifications and screen readers show, one line."""
     parts = [f"{_emoji(view.overall)} "]
     if view.severity:
-        parts.append(f"[{_escape(view.severity)}] ")
-    parts.append(_escape(view.title or "Incident"))
+        parts.append(f"[{escape_mrkdwn(view.severity)}] ")
+    parts.append(escape_mrkdwn(view.title or "Incident"))
     phrase = _event_phrase(view, kind)
-    parts.append(f" — {_escape(_label(kind))}" + (f": {_escape(phrase)}" if phrase else ""))
+    parts.append(f" — {escape_mrkdwn(_label(kind))}" + (f": {escape_mrkdwn(phrase)}" if phrase else ""))
     if view.incident_id:
-        parts.append(f" ({_escape(view.incident_id)})")
+        parts.append(f" ({escape_mrkdwn(view.incident_id)})")
     return _fit(_one_line("".join(parts)), _MAX_FALLBACK, _safe_url(view.url) if view.url else None)
 
 
@@ -192,12 +194,21 @@ def event_line(view: IncidentView, *, kind: str) -> str:
     """
     url = _safe_url(view.url) if view.url else None
     if kind == "message" and view.text.strip():
-        return _fit(_escape(view.text.strip()), MAX_SECTION_TEXT, url)
+        return _fit(escape_mrkdwn(view.text.strip()), MAX_SECTION_TEXT, url)
     phrase = _event_phrase(view, kind)
-    line = f"{_emoji(view.overall)} *{_escape(_label(kind))}*" + (f": {_escape(phrase)}" if phrase else "")
+    line = f"{_emoji(view.overall)} *{escape_mrkdwn(_label(kind))}*" + (f": {escape_mrkdwn(phrase)}" if phrase else "")
     if view.state:
-        line += f" · state `{_escape(view.state)}`"
+        line += f" · state `{escape_mrkdwn(view.state)}`"
     return _fit(_one_line(line), MAX_SECTION_TEXT, url)
+
+
+def assessment_text(name: str, overall: str, diagnostics: Sequence[DiagnosticLine], recommended: Sequence[str]) -> str:
+    """An assessment run from Slack (`/handrail run`), as one mrkdwn text within a section's 3000 characters."""
+    lines = [f"*{escape_mrkdwn(name)}*: overall {escape_mrkdwn(overall)}"]
+    lines += [_diagnostic_line(d) for d in diagnostics]
+    if recommended:
+        lines.append(_clip("Recommended: " + escape_mrkdwn(", ".join(recommended))))
+    return _fit("\n".join(lines), MAX_SECTION_TEXT, None)
 
 
 def view_from_notification(notification: Notification, *, console_url: str | None = None) -> IncidentView:
@@ -269,18 +280,16 @@ def _plain(text: str) -> dict[str, Any]:
 
 
 def _event_text(view: IncidentView, kind: str) -> str:
-    phrase = _escape(view.event) if view.event and not _says_only_kind(view.event, kind) else ""
-    first = f"*{_escape(_label(kind))}*" + (f": {phrase}" if phrase else "")
-    return first + (f"\n{_escape(view.text.strip())}" if view.text.strip() else "")
+    phrase = escape_mrkdwn(view.event) if view.event and not _says_only_kind(view.event, kind) else ""
+    first = f"*{escape_mrkdwn(_label(kind))}*" + (f": {phrase}" if phrase else "")
+    return first + (f"\n{escape_mrkdwn(view.text.strip())}" if view.text.strip() else "")
 
 
 def _diagnostic_sections(diagnostics: Sequence[DiagnosticLine], room: int, url: str | None) -> list[dict[str, Any]]:
     """`*Diagnostics:*` and one line each, over at most `room` sections; the rest is counted, with the link."""
     if not diagnostics or room <= 0:
         return []
-    lines = [
-        _clip(f"{_emoji(d.status)} {_escape(d.name)}: {_escape(d.status)} — {_escape(d.message)}") for d in diagnostics
-    ]
+    lines = [_diagnostic_line(d) for d in diagnostics]
     sections: list[dict[str, Any]] = []
     first, start = "*Diagnostics:*", 0
     while start < len(lines):
@@ -321,18 +330,25 @@ def _join_lines(first: str, lines: Sequence[str], limit: int, url: str | None) -
     return "\n".join(parts)
 
 
+def _diagnostic_line(diagnostic: DiagnosticLine) -> str:
+    name, status, message = (escape_mrkdwn(v) for v in (diagnostic.name, diagnostic.status, diagnostic.message))
+    return _clip(f"{_emoji(diagnostic.status)} {name}: {status} — {message}")
+
+
 def _action_line(action: RecommendedAction) -> str:
     approval = ", needs approval" if action.requires_approval else ""
-    return _clip(f"• {_escape(action.name)} (`{_escape(action.id)}`, {_escape(action.type)}{approval})")
+    return _clip(
+        f"• {escape_mrkdwn(action.name)} (`{escape_mrkdwn(action.id)}`, {escape_mrkdwn(action.type)}{approval})"
+    )
 
 
 def _approval(view: IncidentView, kind: str, url: str | None) -> list[dict[str, Any]]:
     request = view.approval
     if request is None or (kind != "approval_needed" and view.state != "awaiting_approval"):
         return []
-    text = f"*Approval needed:* {_escape(request.name)} (`{_escape(request.remediation)}`)"
+    text = f"*Approval needed:* {escape_mrkdwn(request.name)} (`{escape_mrkdwn(request.remediation)}`)"
     if request.description:
-        text += f"\n{_escape(request.description)}"
+        text += f"\n{escape_mrkdwn(request.description)}"
     value = json.dumps({"incident": view.incident_id, "remediation": request.remediation}, separators=(",", ":"))
     if view.incident_id is None or len(value) > MAX_BUTTON_VALUE:
         # no buttons Slack would accept; the CLI still works
@@ -364,10 +380,13 @@ def _approval(view: IncidentView, kind: str, url: str | None) -> list[dict[str, 
 
 
 def _context(view: IncidentView, kind: str, url: str | None) -> dict[str, Any]:
-    where = _escape(f"incident {view.incident_id}" if view.incident_id else "Handrail")
+    where = escape_mrkdwn(f"incident {view.incident_id}" if view.incident_id else "Handrail")
     # a link cut in half is worse than none
     first = f"<{url}|Open {where}>" if url and len(url) + len(where) < MAX_FIELD_TEXT else where.capitalize()
-    elements = [_mrkdwn(_fit(first, MAX_FIELD_TEXT, None)), _mrkdwn(_fit(f"handrail · {_escape(kind)}", 200, None))]
+    elements = [
+        _mrkdwn(_fit(first, MAX_FIELD_TEXT, None)),
+        _mrkdwn(_fit(f"handrail · {escape_mrkdwn(kind)}", 200, None)),
+    ]
     return {"type": "context", "elements": elements}
 
 
@@ -395,8 +414,12 @@ def _event_phrase(view: IncidentView, kind: str) -> str:
     return _one_line(view.text.strip().split("\n", 1)[0]) if view.text.strip() else ""
 
 
-def _escape(text: str) -> str:
-    """Text as Slack shows it literally: `&`, `<`, `>` escaped (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+def escape_mrkdwn(text: str) -> str:
+    """Text as Slack shows it literally: `&`, `<`, `>` escaped (https://api.slack.com/reference/surfaces/formatting).
+
+    Every piece of outside text (alerts, probe output, runbooks, people) placed in Slack's mrkdwn goes
+    through this, so `<!channel>` and `<http://evil|here>` arrive as text, not as a mention or a link.
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

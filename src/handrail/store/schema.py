@@ -16,9 +16,11 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "ACTION_RUNS",
     "API_TOKENS",
+    "CONSOLE_SESSIONS",
     "INCIDENTS",
     "MESSAGE_REFS",
     "METADATA",
+    "PERSON",
     "TIMELINE",
     "WORKERS",
     "DedupKey",
@@ -88,10 +90,19 @@ class StoredString(_StorableText, sa.TypeDecorator[str]):
         self.length, self.cut = length, cut
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        value = self._storable(value)
-        if self.cut and value is not None and len(value) > self.length:
-            return value[: self.length - 1] + "…"
-        return value
+        return self.fit(value) if value is not None else None
+
+    def fit(self, value: str) -> str:
+        """`value` as this column stores it."""
+        stored = value.replace("\x00", "\ufffd")  # as `_storable`, for a value that is there
+        if self.cut and len(stored) > self.length:
+            return stored[: self.length - 1] + "…"
+        return stored
+
+
+PERSON = StoredString(256, cut=True)
+"""The type of every column that names a person (who triggered, acted, acknowledged, approved); `PERSON.fit(name)`
+is the name as stored, which is what four-eyes compares."""
 
 
 class DedupKey(_StorableText, sa.TypeDecorator[str]):
@@ -120,7 +131,7 @@ INCIDENTS = sa.Table(
     sa.Column("is_open", sa.Boolean, nullable=False),
     sa.Column("dedup_key", DedupKey(), nullable=False),
     sa.Column("trigger_type", sa.String(32), nullable=False),
-    sa.Column("triggered_by", StoredString(256, cut=True), nullable=False),
+    sa.Column("triggered_by", PERSON, nullable=False),
     sa.Column("labels", sa.JSON, nullable=False),
     sa.Column("annotations", sa.JSON, nullable=False),
     sa.Column("dry_run", sa.Boolean, nullable=False),
@@ -129,7 +140,7 @@ INCIDENTS = sa.Table(
     sa.Column("assessment", sa.JSON),
     sa.Column("overall_severity", sa.String(16)),
     sa.Column("escalated", sa.Boolean, nullable=False),
-    sa.Column("acknowledged_by", StoredString(256, cut=True)),
+    sa.Column("acknowledged_by", PERSON),
     sa.Column("acknowledged_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -154,7 +165,7 @@ TIMELINE = sa.Table(
     sa.Column("incident_id", StoredString(32), sa.ForeignKey("handrail_incidents.id"), nullable=False, index=True),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("actor", StoredString(256, cut=True)),
+    sa.Column("actor", PERSON),
     sa.Column("message", StoredText(), nullable=False),
     sa.Column("data", sa.JSON),
 )
@@ -176,7 +187,7 @@ ACTION_RUNS = sa.Table(
     sa.Column("finished_at", UtcDateTime),
     sa.Column("target", StoredString(512, cut=True), nullable=False, server_default=""),
     sa.Column("service", StoredString(256, cut=True), nullable=False, server_default=""),
-    sa.Column("approved_by", StoredString(256, cut=True)),
+    sa.Column("approved_by", PERSON),
     sa.Column("params", sa.JSON),
 )
 
@@ -187,6 +198,17 @@ API_TOKENS = sa.Table(
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Live console sessions, by the SHA-256 of the random id their cookie carries (never the id itself):
+# logging out deletes the row, which ends the session for every copy of the cookie.
+CONSOLE_SESSIONS = sa.Table(
+    "handrail_console_sessions",
+    METADATA,
+    sa.Column("id_sha256", sa.String(64), primary_key=True),
+    sa.Column("name", PERSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
 MESSAGE_REFS = sa.Table(
