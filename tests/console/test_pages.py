@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
 
 from handrail.api.auth import TokenRegistry
 from handrail.api.state import ApiState
@@ -216,6 +217,18 @@ def test_the_report_downloads_as_markdown(client: TestClient) -> None:
     assert answer.headers["content-disposition"] == f'attachment; filename="{incident_id}-report.md"'
     assert answer.headers["content-type"].startswith("text/markdown")
     assert answer.text.startswith("# Post-incident report: ")
+
+
+def test_the_downloaded_report_shows_a_hostile_label_as_text(client: TestClient) -> None:
+    hostile = "x\r# Pwned\r<img src=x onerror=alert(1)>\r```\r<script>alert(1)</script>"
+    incident_id = open_incident(client, service=hostile)
+    log_in(client, "viewer")
+    report = client.get(f"/incidents/{incident_id}/report.md").text
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(report)
+    assert "<img" not in html
+    assert "<script" not in html
+    assert "<h1>Pwned" not in html
+    assert "<td>x\r# Pwned\r&lt;img src=x onerror=alert(1)&gt;\r```\r&lt;script&gt;alert(1)&lt;/script&gt;</td>" in html
 
 
 def test_errors_are_pages_that_say_what_is_wrong(client: TestClient) -> None:
