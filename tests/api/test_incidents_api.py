@@ -92,3 +92,17 @@ def test_a_runbook_comes_with_its_explanation(client: TestClient) -> None:
     assert body["runbook"]["id"] == "payment-service-slow"
     assert body["explanation"]["markdown"].startswith("# Payment Service High Latency")
     assert body["explanation"]["mermaid"].startswith("flowchart TD")
+
+
+def test_triggering_an_id_whose_file_has_errors_names_the_file_not_the_server_path(
+    client: TestClient, catalog: Path
+) -> None:
+    oom = (catalog / "oom-kills.yaml").read_text()
+    (catalog / "gated.yaml").write_text(oom.replace("id: oom-kills", "id: gated-restart").replace("P2", "high"))
+    client.post("/api/v1/runbooks/reload", headers=ADMIN)
+    answer = client.post("/api/v1/incidents", json={"runbookId": "gated-restart"}, headers=ADMIN)
+    assert answer.status_code == 404
+    error = answer.json()["error"]
+    assert error["field"] == "runbookId"
+    assert error["message"].startswith("runbook 'gated-restart' is in gated.yaml, which has 1 error; ")
+    assert str(catalog) not in error["message"]
