@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+
+from handrail.cli import cli
 
 ROOT = Path(__file__).parents[1]
 REFERENCE = ROOT / "tests" / "fixtures" / "seed" / "payment-service-slow.json"
@@ -156,3 +159,41 @@ def test_config_is_accepted_before_or_after_the_command(tmp_path: Path) -> None:
     before = handrail("--config", config, "explain", "oom-kills", cwd=tmp_path)
     assert after.returncode == 0, after.stderr
     assert after.stdout == before.stdout
+
+
+def _commands_taking_a_runbook(group: click.Group, ctx: click.Context, prefix: str = "") -> list[str]:
+    found = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            found += _commands_taking_a_runbook(command, click.Context(command, parent=ctx), f"{prefix}{name} ")
+        elif command is not None and any(isinstance(p, click.Argument) and p.name == "runbook" for p in command.params):
+            found.append(prefix + name)
+    return found
+
+
+RUNBOOK_COMMANDS = ["explain", "run", "trigger"]
+
+
+def test_every_command_that_takes_a_runbook_is_checked_below() -> None:
+    assert _commands_taking_a_runbook(cli, click.Context(cli)) == RUNBOOK_COMMANDS
+
+
+@pytest.mark.parametrize("command", RUNBOOK_COMMANDS)
+def test_a_runbook_id_whose_file_has_errors_names_the_file_and_its_first_problems(tmp_path: Path, command: str) -> None:
+    (tmp_path / "runbooks").mkdir()
+    oom = (ROOT / "examples" / "runbooks" / "oom-kills.yaml").read_text()
+    broken = oom.replace("id: oom-kills", "id: gated-restart").replace("severity: P2", "severity: high\nowner: sre")
+    (tmp_path / "runbooks" / "gated.yaml").write_text(broken)
+    (tmp_path / "handrail.yaml").write_text(f"runbooks: runbooks\ndatabase: 'sqlite:///{tmp_path / 'h.db'}'\n")
+    result = handrail(command, "gated-restart", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    path = tmp_path / "runbooks" / "gated.yaml"
+    assert lines[0].startswith(f"{path}:7:11: HR103 severity: ")
+    assert lines[1] == f"{path}:8:1: HR104 unknown key 'owner' in the runbook"
+    assert (
+        lines[2]
+        == f"handrail: runbook 'gated-restart' is in {path}, which has 2 errors; fix them first (`handrail lint`)"
+    )
+    assert "no runbook" not in result.stderr

@@ -1,4 +1,8 @@
-"""The catalog: every runbook in the configured folder, by id; a RUNBOOK argument is an id or a path."""
+"""The catalog: every runbook in the configured folder, by id; a RUNBOOK argument is an id or a path.
+
+A file with errors is indexed too, by the id it declares (or, when even that cannot be read, by its
+file name), so asking for that id names the file and its problems instead of "no runbook".
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from handrail.lint import LintResult, lint_file, lint_paths
 from handrail.runbook.load import did_you_mean
 from handrail.runbook.model import Runbook
 
-__all__ = ["Catalog", "resolve_runbook"]
+__all__ = ["SHOWN_PROBLEMS", "Catalog", "broken_summary", "resolve_runbook"]
+
+SHOWN_PROBLEMS = 3
+"""How many of a broken runbook's problems a one-line message quotes (`handrail lint` shows all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +42,50 @@ class Catalog:
                 runbooks[result.runbook.id] = result.runbook
         return cls(folder, runbooks, tuple(broken))
 
+    def broken_runbook(self, runbook_id: str) -> LintResult | None:
+        """The file with errors that holds this id: the one declaring it, else one named after it."""
+        found = next((r for r in self.broken if r.runbook_id == runbook_id), None)
+        return found or next((r for r in self.broken if r.runbook_id is None and Path(r.path).stem == runbook_id), None)
+
     def get(self, runbook_id: str) -> Runbook:
-        """The runbook with this id, or a `CatalogError` that says what exists."""
+        """The runbook with this id, or a `CatalogError` that names its broken file or says what exists."""
         if runbook_id in self.runbooks:
             return self.runbooks[runbook_id]
-        hint = did_you_mean(runbook_id, self.runbooks)
+        broken = self.broken_runbook(runbook_id)
+        if broken is not None:
+            raise CatalogError(
+                f"runbook '{runbook_id}' is in {broken_summary(broken, limit=0)}; fix them first (`handrail lint`)",
+                public=f"runbook '{runbook_id}' is in {self._name(broken)}, which has "
+                f"{_errors(broken)}; `handrail lint` and the console's runbook list show them",
+                problems=broken.errors,
+            )
+        hint = did_you_mean(runbook_id, [*self.runbooks, *(r.runbook_id for r in self.broken if r.runbook_id)])
         public = f"no runbook '{runbook_id}'{hint}"
         if not self.folder.is_dir():
             raise CatalogError(
                 f"no runbook '{runbook_id}': the catalog folder {self.folder} does not exist", public=public
             )
         raise CatalogError(f"no runbook '{runbook_id}' in {self.folder}{hint}", public=public)
+
+    def _name(self, result: LintResult) -> str:
+        """The file's path inside the folder (answers over HTTP name no server path)."""
+        try:
+            return str(Path(result.path).relative_to(self.folder))
+        except ValueError:
+            return Path(result.path).name
+
+
+def _errors(result: LintResult) -> str:
+    count = len(result.errors)
+    return f"{count} error{'s' if count != 1 else ''}"
+
+
+def broken_summary(result: LintResult, *, limit: int = SHOWN_PROBLEMS) -> str:
+    """`PATH, which has 2 errors: PATH:3:7: HR102 ...; ...`: a broken file on one line, for logs and errors."""
+    declared = "" if result.runbook_id is not None else " (its runbook id cannot be read)"
+    shown = "; ".join(str(p) for p in result.errors[:limit])
+    more = f"; and {len(result.errors) - limit} more" if shown and len(result.errors) > limit else ""
+    return f"{result.path}{declared}, which has {_errors(result)}" + (f": {shown}{more}" if shown else "")
 
 
 def resolve_runbook(reference: str, folder: Path) -> Runbook:
@@ -56,9 +96,4 @@ def resolve_runbook(reference: str, folder: Path) -> Runbook:
         if result.runbook is None:
             raise RunbookError(list(result.errors))
         return result.runbook
-    catalog = Catalog.load(folder)
-    if reference not in catalog.runbooks:
-        for result in catalog.broken:
-            if Path(result.path).stem == reference:
-                raise RunbookError(list(result.errors))
-    return catalog.get(reference)
+    return Catalog.load(folder).get(reference)

@@ -26,6 +26,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from handrail.runbook.problem import Problem
 
 __all__ = [
@@ -113,10 +115,12 @@ class RunbookError(HandrailError):
 class CatalogError(HandrailError):
     """A runbook id or path names nothing that can be loaded."""
 
-    def __init__(self, message: str, *, public: str | None = None) -> None:
+    def __init__(self, message: str, *, public: str | None = None, problems: Sequence[Problem] = ()) -> None:
         super().__init__(message)
         self.public = public or message
         """The message without server paths, for answers over HTTP."""
+        self.problems = tuple(problems)
+        """When the id names a file with errors: those errors (`handrail lint`'s lines)."""
 
 
 class SettingsError(HandrailError):

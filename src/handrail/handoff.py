@@ -6,13 +6,33 @@ where the last responder left off.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from handrail.store import ActionRun, IncidentRecord, TimelineRecord
 
-__all__ = ["durations", "format_duration", "handoff_dict", "handoff_text"]
+__all__ = ["durations", "format_duration", "handoff_dict", "handoff_text", "printable"]
+
+# C0 controls but tab, line feed, form feed and carriage return; DEL and the C1 controls; lone
+# surrogates, which UTF-8 cannot carry. CommonMark reads the same code points as U+FFFD (§2.5).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_BREAK = re.compile(r"\r\n?|[\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def printable(value: object) -> str:
+    """Text from outside (labels, notes, output) with every control character as U+FFFD.
+
+    What a terminal would obey (ESC and CSI sequences) cannot reach one from a report or the
+    handoff view.
+    """
+    return _CONTROL.sub("\ufffd", "" if value is None else str(value))
+
+
+def _line(value: object) -> str:
+    """Outside text on one line of the handoff view: a line break cannot forge an entry below it."""
+    return printable(_LINE_BREAK.sub(" ", "" if value is None else str(value)))
 
 
 def durations(record: IncidentRecord) -> dict[str, timedelta | None]:
@@ -85,31 +105,37 @@ def handoff_dict(
 
 
 def handoff_text(record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]) -> str:
+    """The handoff view for a terminal: one line per finding, decision, action and event."""
     view = handoff_dict(record, timeline, runs)
     times = durations(record)
     lines = [
-        f"{record.id}  [{record.severity}] {record.title}  ({record.runbook_id})",
+        f"{_line(record.id)}  [{_line(record.severity)}] {_line(record.title)}  ({_line(record.runbook_id)})",
         f"state: {record.state.value}{' (escalated)' if record.escalated else ''}"
         f"{' · DRY RUN' if record.dry_run else ''} · opened {record.created_at:%Y-%m-%d %H:%M:%S}Z"
-        f" by {record.triggered_by}",
-        f"acknowledged: {record.acknowledged_by or 'nobody yet'}"
+        f" by {_line(record.triggered_by)}",
+        f"acknowledged: {_line(record.acknowledged_by or 'nobody yet')}"
         f" · to acknowledge {format_duration(times['timeToAcknowledge'])}"
         f" · to mitigate {format_duration(times['timeToMitigate'])}"
         f" · to resolve {format_duration(times['timeToResolve'])}",
     ]
     if record.waiting_for:
-        lines.append(f"WAITING FOR: {record.waiting_for}")
+        lines.append(f"WAITING FOR: {_line(record.waiting_for)}")
     lines += ["", "What was found"]
     results = view["diagnosticResults"]
-    lines += [f"  {r['status']:<8} {r['name']}: {r['message']}" for r in results] or ["  (not yet)"]
-    lines += ["", "What was decided"]
-    lines += [f"  • {d['description']}" for d in view["decisions"]] or ["  (nothing yet)"]
-    if record.plan:
-        lines.append(f"  plan: {', '.join(record.plan)}")
-    lines += ["", "What was done"]
-    lines += [f"  {run.status.value:<16} {run.remediation_id}: {run.message or run.description}" for run in runs] or [
-        "  (nothing yet)"
+    lines += [f"  {_line(r.get('status')):<8} {_line(r.get('name'))}: {_line(r.get('message'))}" for r in results] or [
+        "  (not yet)"
     ]
+    lines += ["", "What was decided"]
+    lines += [f"  • {_line(d.get('description'))}" for d in view["decisions"]] or ["  (nothing yet)"]
+    if record.plan:
+        lines.append(f"  plan: {_line(', '.join(record.plan))}")
+    lines += ["", "What was done"]
+    lines += [
+        f"  {run.status.value:<16} {_line(run.remediation_id)}: {_line(run.message or run.description)}" for run in runs
+    ] or ["  (nothing yet)"]
     lines += ["", "Timeline"]
-    lines += [f"  {e.at:%H:%M:%S}  {e.kind:<18} {e.message}" + (f"  — {e.actor}" if e.actor else "") for e in timeline]
+    lines += [
+        f"  {e.at:%H:%M:%S}  {_line(e.kind):<18} {_line(e.message)}" + (f"  — {_line(e.actor)}" if e.actor else "")
+        for e in timeline
+    ]
     return "\n".join(lines) + "\n"

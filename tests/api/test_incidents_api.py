@@ -159,3 +159,17 @@ def test_settings_raise_the_limits(tmp_path: Path, catalog: Path) -> None:
         incident_id = incident.json()["incident"]["id"]
         note = client.post(f"/api/v1/incidents/{incident_id}/note", json={"text": "n" * 15_000}, headers=ADMIN)
         assert note.status_code == 200, note.text
+
+
+def test_triggering_an_id_whose_file_has_errors_names_the_file_not_the_server_path(
+    client: TestClient, catalog: Path
+) -> None:
+    oom = (catalog / "oom-kills.yaml").read_text()
+    (catalog / "gated.yaml").write_text(oom.replace("id: oom-kills", "id: gated-restart").replace("P2", "high"))
+    client.post("/api/v1/runbooks/reload", headers=ADMIN)
+    answer = client.post("/api/v1/incidents", json={"runbookId": "gated-restart"}, headers=ADMIN)
+    assert answer.status_code == 404
+    error = answer.json()["error"]
+    assert error["field"] == "runbookId"
+    assert error["message"].startswith("runbook 'gated-restart' is in gated.yaml, which has 1 error; ")
+    assert str(catalog) not in error["message"]

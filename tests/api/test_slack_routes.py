@@ -183,3 +183,22 @@ def test_replies_quote_what_the_user_typed_as_text(client: TestClient) -> None:
     body = slash_command("status <!channel>", "U0APPROVER")
     answer = client.post("/api/v1/slack/commands", content=body, headers=signed(body))
     assert answer.json()["text"] == "no incident &lt;!channel&gt;"
+
+
+def test_slash_commands_name_the_broken_file_of_a_runbook_without_server_paths(tmp_path: Path) -> None:
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    oom = (EXAMPLES / "oom-kills.yaml").read_text()
+    (folder / "gated.yaml").write_text(oom.replace("id: oom-kills", "id: gated-restart").replace("P2", "high"))
+    with api_client(tmp_path, runbooks=folder, extra=SLACK) as client:
+        for verb in ("trigger", "run"):
+            form = {
+                "command": "/handrail",
+                "text": f"{verb} gated-restart",
+                "user_id": "U0APPROVER",
+                "channel_id": "C1",
+            }
+            body = urlencode({**form, "response_url": "https://hooks.slack.com/commands/1"}).encode()
+            text = client.post("/api/v1/slack/commands", content=body, headers=signed(body)).json()
+            assert text["text"].startswith("runbook 'gated-restart' is in gated.yaml, which has 1 error; "), verb
+            assert str(tmp_path) not in text["text"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
 
 from handrail.api.auth import TokenRegistry
 from handrail.api.state import ApiState
@@ -217,6 +218,47 @@ def test_the_report_downloads_as_markdown(client: TestClient) -> None:
     assert answer.headers["content-disposition"] == f'attachment; filename="{incident_id}-report.md"'
     assert answer.headers["content-type"].startswith("text/markdown")
     assert answer.text.startswith("# Post-incident report: ")
+
+
+def test_the_downloaded_report_shows_a_hostile_label_as_text(client: TestClient) -> None:
+    hostile = "x\r# Pwned\r<img src=x onerror=alert(1)>\r```\r<script>alert(1)</script>"
+    incident_id = open_incident(client, service=hostile)
+    log_in(client, "viewer")
+    report = client.get(f"/incidents/{incident_id}/report.md").text
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(report)
+    assert "<img" not in html
+    assert "<script" not in html
+    assert "<h1>Pwned" not in html
+    assert "<td>x\r# Pwned\r&lt;img src=x onerror=alert(1)&gt;\r```\r&lt;script&gt;alert(1)&lt;/script&gt;</td>" in html
+
+
+def test_the_runbook_list_shows_a_broken_file_under_the_id_it_declares_with_the_alerts_it_refused(
+    client: TestClient, catalog: Path
+) -> None:
+    oom = (catalog / "oom-kills.yaml").read_text()
+    (catalog / "gated.yaml").write_text(
+        oom.replace("id: oom-kills", "id: gated-restart")
+        .replace("alertName: KubeContainerOOMKilled", "alertName: GatedDown")
+        .replace("severity: P2", "severity: high\nowner: sre")
+    )
+    admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+    assert client.post("/api/v1/runbooks/reload", headers=admin).json()["broken"][0]["id"] == "gated-restart"
+    alert = {"status": "firing", "alerts": [{"status": "firing", "labels": {"alertname": "GatedDown"}}]}
+    for _ in range(2):
+        client.post(
+            "/api/v1/alerts/alertmanager", json=alert, headers={"Authorization": f"Bearer {TOKENS['alertmanager']}"}
+        )
+    log_in(client, "viewer")
+    page = client.get("/runbooks").text
+    row = page.split('<tr class="broken" data-runbook="gated-restart">', 1)[1].split("</tr>", 1)[0]
+    assert "<strong>gated-restart</strong>" in row
+    assert f"<code>{catalog / 'gated.yaml'}</code>" in row
+    assert "<strong>2 alerts</strong> matched it and opened no incident." in row
+    assert f"<li><code>{catalog / 'gated.yaml'}:7:11: HR103 " in row
+    assert (
+        f"<li><code>{catalog / 'gated.yaml'}:8:1: HR104 unknown key &#39;owner&#39; in the runbook</code></li>" in row
+    )
+    assert '<span class="lint broken">2 errors</span>' in row
 
 
 def test_errors_are_pages_that_say_what_is_wrong(client: TestClient) -> None:

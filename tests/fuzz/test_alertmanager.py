@@ -131,7 +131,7 @@ def post(client: TestClient, body: bytes, content_type: str = "application/json"
         assert "Traceback" not in answer.text
     else:
         assert answer.status_code == 200
-        assert set(data) == {"opened", "joined", "resolved", "unknown"}
+        assert set(data) == {"opened", "joined", "resolved", "refused", "unknown"}
     return answer
 
 

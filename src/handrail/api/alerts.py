@@ -3,7 +3,9 @@
 Each firing alert is matched to runbooks by `alertName` and the trigger's label matchers; it opens
 an incident or joins the open one with the same fingerprint. A resolved alert is recorded on its
 incident. Alerts no runbook matches are counted and logged, not errors: Alertmanager must not
-retry them forever.
+retry them forever. An alert that matches a runbook whose file has errors (and no last good
+version) opens nothing either: it is logged naming the runbook, its file and first problems,
+counted (`result="broken_runbook"`) and shown on the console's runbook list.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from handrail.api.auth import ALERTMANAGER, Identity
 from handrail.api.deps import require, state_of
 from handrail.api.errors import ApiError
 from handrail.api.metrics import ALERTS
+from handrail.api.state import CatalogHolder
+from handrail.catalog import broken_summary
 from handrail.limits import InputLimits
+from handrail.lint import LintResult
 from handrail.runbook.model import Runbook, Trigger
 
 __all__ = ["AlertmanagerPayload", "matches", "router"]
@@ -89,6 +94,35 @@ def _check_limits(payload: AlertmanagerPayload, limits: InputLimits) -> None:
         limits.check_annotations(alert.annotations, field=f"alerts.{index}.annotations")
 
 
+def broken_runbooks_for(holder: CatalogHolder, labels: dict[str, str]) -> list[LintResult]:
+    """Files with errors whose runbook would take this alert (as far as their triggers can be read)."""
+    return [
+        result
+        for result in holder.catalog.broken
+        if result.runbook_id is not None
+        and result.runbook_id not in holder.catalog.runbooks
+        and result.triggers is not None
+        and any(matches(t, labels) for t in result.triggers)
+    ]
+
+
+def _refuse(holder: CatalogHolder, labels: dict[str, str]) -> list[str]:
+    """Log and count each broken runbook this firing alert matches; their ids."""
+    refused = []
+    for result in broken_runbooks_for(holder, labels):
+        runbook_id = str(result.runbook_id)
+        holder.refused_alerts[runbook_id] += 1
+        ALERTS.labels(result="broken_runbook").inc()
+        logger.warning(
+            "alert %s matches runbook '%s', which has errors, so no incident was opened: it is in %s",
+            labels.get("alertname", "?"),
+            runbook_id,
+            broken_summary(result),
+        )
+        refused.append(runbook_id)
+    return refused
+
+
 @router.post("/alerts/alertmanager")
 def alertmanager(
     request: Request, payload: AlertmanagerPayload, identity: Annotated[Identity, Depends(require(ALERTMANAGER))]
@@ -99,6 +133,7 @@ def alertmanager(
     opened: list[str] = []
     joined: list[str] = []
     resolved: list[str] = []
+    refused: list[str] = []
     unknown = 0
     for alert in payload.alerts:
         key = alert.fingerprint or f"{payload.groupKey}|{sorted(alert.labels.items())}"
@@ -110,6 +145,10 @@ def alertmanager(
             ALERTS.labels(result="resolved").inc()
             continue
         chosen = runbooks_for(runbooks, alert.labels)
+        broken = _refuse(state.catalog, alert.labels)
+        refused += broken
+        if not chosen and broken:
+            continue
         if not chosen:
             unknown += 1
             ALERTS.labels(result="unknown").inc()
@@ -126,4 +165,4 @@ def alertmanager(
             )
             (opened if was_opened else joined).append(record.id)
             ALERTS.labels(result="opened" if was_opened else "joined").inc()
-    return {"opened": opened, "joined": joined, "resolved": resolved, "unknown": unknown}
+    return {"opened": opened, "joined": joined, "resolved": resolved, "refused": refused, "unknown": unknown}

@@ -60,7 +60,9 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
     app.include_router(incidents.router)
     app.include_router(runbooks.router)
     app.include_router(slack.router)
-    registry = metrics_registry(state.service.store, state.service.queue_depth)
+    registry = metrics_registry(
+        state.service.store, state.service.queue_depth, broken_files=lambda: len(state.catalog.broken)
+    )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

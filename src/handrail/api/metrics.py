@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 from handrail.store import SqlIncidentStore
 from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
 
-__all__ = ["ALERTS", "StoreCollector", "metrics_registry", "render"]
+__all__ = ["ALERTS", "CatalogCollector", "StoreCollector", "metrics_registry", "render"]
 
 ALERTS = Counter(
     "handrail_alerts_received", "Alerts received from Alertmanager, by what became of them", ["result"], registry=None
@@ -91,11 +91,30 @@ class StoreCollector(Collector):
         yield slowest
 
 
-def metrics_registry(store: SqlIncidentStore, queue_depth: Callable[[], int] | None = None) -> CollectorRegistry:
+class CatalogCollector(Collector):
+    """How many files in the runbook folder have errors (each is logged by name when the folder loads)."""
+
+    def __init__(self, broken_files: Callable[[], int]) -> None:
+        self._broken_files = broken_files
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        broken = GaugeMetricFamily("handrail_runbook_files_broken", "Runbook files with errors (`handrail lint`)")
+        broken.add_metric([], self._broken_files())
+        yield broken
+
+
+def metrics_registry(
+    store: SqlIncidentStore,
+    queue_depth: Callable[[], int] | None = None,
+    *,
+    broken_files: Callable[[], int] | None = None,
+) -> CollectorRegistry:
     """One registry per app: the process's counters and the figures read from the database."""
     registry = CollectorRegistry()
     registry.register(ALERTS)
     registry.register(StoreCollector(store, queue_depth))
+    if broken_files is not None:
+        registry.register(CatalogCollector(broken_files))
     return registry
 
 

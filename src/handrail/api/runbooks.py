@@ -32,7 +32,7 @@ def list_runbooks(request: Request, _: Annotated[Identity, Depends(require("view
             {"id": rb.id, "name": rb.name, "severity": rb.severity, "service": rb.service, "lint": "ok"}
             for rb in sorted(holder.catalog.runbooks.values(), key=lambda r: r.id)
         ],
-        "broken": [{"path": r.path, "problems": [str(p) for p in r.errors]} for r in holder.broken],
+        "broken": [{"id": r.runbook_id, "path": r.path, "problems": [str(p) for p in r.errors]} for r in holder.broken],
     }
 
 

@@ -130,7 +130,9 @@ async def commands(request: Request) -> dict[str, Any]:
             _background.add(task)
             task.add_done_callback(_background.discard)
             return _reply(f"Running the diagnostics of {escape_mrkdwn(runbook.id)}; the result follows here.")
-    except (IncidentError, CatalogError) as exc:
+    except CatalogError as exc:
+        return _reply(escape_mrkdwn(exc.public))  # Slack is outside: no server paths
+    except IncidentError as exc:
         return _reply(escape_mrkdwn(str(exc)))
     return _reply("Usage: /handrail status INCIDENT | trigger RUNBOOK | run RUNBOOK (responders only for the last two)")
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from handrail.api.auth import TokenRegistry
-from handrail.catalog import Catalog
+from handrail.catalog import Catalog, broken_summary
 from handrail.diagnostics.base import Probe
 from handrail.engine.service import IncidentService
 from handrail.lint import LintResult
+from handrail.runbook.model import Runbook
 from handrail.settings import Settings
 
 __all__ = ["ApiState", "CatalogHolder"]
@@ -27,6 +29,10 @@ class CatalogHolder:
     folder: Path
     catalog: Catalog
     broken: tuple[LintResult, ...] = ()
+    kept: frozenset[str] = frozenset()
+    """Ids served from their last good version because their file broke since."""
+    refused_alerts: Counter[str] = field(default_factory=Counter)
+    """Firing alerts that matched a runbook whose file is broken, by runbook id (this process, since start)."""
     _fingerprint: tuple[tuple[str, float, int], ...] = ()
 
     @classmethod
@@ -38,17 +44,18 @@ class CatalogHolder:
     def reload(self) -> dict[str, Any]:
         """Load the folder again; keep the last good version of any runbook whose file broke."""
         fresh = Catalog.load(self.folder)
-        kept = {}
-        for result in fresh.broken:
-            for runbook_id, runbook in self.catalog.runbooks.items():
-                if Path(result.path).stem == runbook_id and runbook_id not in fresh.runbooks:
-                    kept[runbook_id] = runbook
+        kept = {
+            runbook_id: runbook
+            for runbook_id, runbook in self.catalog.runbooks.items()
+            if runbook_id not in fresh.runbooks and fresh.broken_runbook(runbook_id) is not None
+        }
         runbooks = {**kept, **fresh.runbooks}
         self.catalog = Catalog(self.folder, runbooks, fresh.broken)
         self.broken = fresh.broken
+        self.kept = frozenset(kept)
         self._fingerprint = self._scan()
         for result in fresh.broken:
-            logger.warning("runbook %s has errors; %s", result.path, "; ".join(str(p) for p in result.errors[:3]))
+            logger.warning("%s", self._consequence(result, kept, fresh.runbooks))
         return {"runbooks": sorted(runbooks), "broken": [self._report(r) for r in fresh.broken], "kept": sorted(kept)}
 
     def changed(self) -> bool:
@@ -63,7 +70,24 @@ class CatalogHolder:
 
     @staticmethod
     def _report(result: LintResult) -> dict[str, Any]:
-        return {"path": result.path, "problems": [p.to_dict() for p in result.errors]}
+        return {"id": result.runbook_id, "path": result.path, "problems": [p.to_dict() for p in result.errors]}
+
+    @staticmethod
+    def _consequence(result: LintResult, kept: dict[str, Runbook], fresh: dict[str, Runbook]) -> str:
+        """The log line for a broken file: which runbook it holds and what becomes of its alerts."""
+        if result.runbook_id is None:
+            where = broken_summary(result)
+            if Path(result.path).stem in kept:
+                return f"{where}; the last good version of runbook '{Path(result.path).stem}' keeps serving"
+            return f"{where}; alerts meant for it count as unknown"
+        where = f"runbook '{result.runbook_id}' is in {broken_summary(result)}"
+        if result.runbook_id in kept:
+            return f"{where}; its last good version keeps serving"
+        if result.runbook_id in fresh:
+            return f"{where}; the runbook of that id in another file is served"
+        if result.triggers is None:
+            return f"{where}; its triggers cannot be read either, so alerts meant for it count as unknown"
+        return f"{where}; alerts that match it open no incident until it is fixed"
 
     async def watch(self, interval: float, stop: asyncio.Event) -> None:
         """Reload when a file in the folder changes (polling: works on every filesystem)."""

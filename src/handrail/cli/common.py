@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 
-from handrail.catalog import resolve_runbook
+from handrail.catalog import SHOWN_PROBLEMS, resolve_runbook
 from handrail.errors import CatalogError, RunbookError, SettingsError
 from handrail.process import withhold_environment
 from handrail.runbook.model import Runbook
@@ -87,6 +87,10 @@ def resolve(reference: str, settings: Settings) -> Runbook:
             click.echo(str(problem), err=True)
         fail(f"{reference} has errors; fix them first (`handrail lint`)")
     except CatalogError as exc:
+        for problem in exc.problems[:SHOWN_PROBLEMS]:  # an id whose file has errors: the first, as lint prints them
+            click.echo(str(problem), err=True)
+        if len(exc.problems) > SHOWN_PROBLEMS:
+            click.echo(f"… and {len(exc.problems) - SHOWN_PROBLEMS} more", err=True)
         fail(str(exc))
 
 

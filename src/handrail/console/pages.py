@@ -292,6 +292,9 @@ def runbooks_page(request: Request, session: Session) -> Response:
         session,
         runbooks=sorted(holder.catalog.runbooks.values(), key=lambda r: r.id),
         broken=holder.broken,
+        kept=holder.kept,
+        served=set(holder.catalog.runbooks),
+        refused=holder.refused_alerts,
     )
 
 

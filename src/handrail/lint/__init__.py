@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pydantic import TypeAdapter, ValidationError
+
+from handrail.expression.function import regex_problem
 from handrail.lint.checks import RunbookChecks, diagnostic_names
 from handrail.lint.reachability import check_all_errors_reachable
 from handrail.lint.thresholds import check_unreachable_statuses
 from handrail.runbook.load import LoadedRunbook, load_runbook_file
-from handrail.runbook.model import Runbook
+from handrail.runbook.model import Runbook, Trigger
 from handrail.runbook.problem import Position, Problem, Severity
+from handrail.runbook.source import Document
 from handrail.safety import AllowList
 
 __all__ = [
@@ -26,13 +30,23 @@ RUNBOOK_SUFFIXES = (".yaml", ".yml", ".json")
 TEST_SUFFIXES = (".test.yaml", ".test.yml", ".test.json")
 
 
+_TRIGGERS: TypeAdapter[list[Trigger]] = TypeAdapter(list[Trigger])
+
+
 @dataclass(frozen=True, slots=True)
 class LintResult:
-    """One file's verdict: the runbook (when it has no errors) and every problem, in file order."""
+    """One file's verdict: the runbook (when it has no errors) and every problem, in file order.
+
+    A file with errors still says what it can: `runbook_id` is the id it declares and `triggers`
+    its triggers, when they read cleanly (None when they do not), so a broken runbook can be named
+    by its id and an alert meant for it recognised.
+    """
 
     path: str
     runbook: Runbook | None
     problems: tuple[Problem, ...]
+    runbook_id: str | None = None
+    triggers: tuple[Trigger, ...] | None = None
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -46,13 +60,40 @@ def lint_file(path: Path | str, *, display: str | None = None, allow: AllowList 
 
 def _lint_loaded(loaded: LoadedRunbook, allow: AllowList | None = None) -> LintResult:
     if loaded.runbook is None or loaded.document is None:
-        return LintResult(loaded.path, None, _sorted(loaded.problems))
+        runbook_id, triggers = _declared(loaded.document)
+        return LintResult(loaded.path, None, _sorted(loaded.problems), runbook_id, triggers)
     checks = RunbookChecks(loaded.runbook, loaded.document, allow)
     problems = checks.run()
     problems += check_all_errors_reachable(loaded.runbook, loaded.document, checks.parsed)
     problems += check_unreachable_statuses(loaded.runbook, loaded.document, checks.parsed)
     has_errors = any(p.severity is Severity.ERROR for p in problems)
-    return LintResult(loaded.path, None if has_errors else loaded.runbook, _sorted(problems))
+    triggers = _usable(loaded.runbook.triggers)
+    return LintResult(
+        loaded.path, None if has_errors else loaded.runbook, _sorted(problems), loaded.runbook.id, triggers
+    )
+
+
+def _declared(document: Document | None) -> tuple[str | None, tuple[Trigger, ...] | None]:
+    """The id and triggers of a file that failed the schema, as far as they read cleanly."""
+    data = document.data if document is not None else None
+    if not isinstance(data, dict):
+        return None, None
+    runbook_id = data.get("id")
+    try:
+        triggers = _usable(_TRIGGERS.validate_python(data.get("triggers")))
+    except ValidationError:
+        triggers = None
+    return (runbook_id if isinstance(runbook_id, str) and runbook_id else None), triggers
+
+
+def _usable(triggers: Sequence[Trigger]) -> tuple[Trigger, ...] | None:
+    """The triggers, if alerts can be matched against every one (the checks of `RunbookChecks._triggers`)."""
+    for trigger in triggers:
+        if trigger.type == "alert" and not trigger.alert_name:
+            return None
+        if any(m[:2] in ("=~", "!~") and regex_problem(m[2:]) is not None for m in trigger.labels.values()):
+            return None
+    return tuple(triggers)
 
 
 def find_runbook_files(folder: Path) -> list[Path]:
@@ -94,7 +135,7 @@ def _mark_duplicate_ids(results: Sequence[LintResult]) -> list[LintResult]:
                 "HR301",
                 f"runbook id '{runbook.id}' is already used by {first_seen[runbook.id]}",
             )
-            result = LintResult(result.path, None, _sorted((*result.problems, problem)))
+            result = replace(result, runbook=None, problems=_sorted((*result.problems, problem)))
         elif runbook is not None:
             first_seen[runbook.id] = result.path
         marked.append(result)
