@@ -206,14 +206,12 @@ class Interrupt:
     def fired(self) -> bool:
         return self._fired
 
-    def arm(self, database: Database, connection: Connection) -> None:
-        """Know how to stop what `connection` runs; stops it at once if `fire` came first."""
+    def arm(self, database: Database, connection: Connection) -> bool:
+        """Know how to stop what `connection` runs; False when `fire` came first (run nothing then)."""
         stop = _stopper(database, connection)
         with self._lock:
             self._stop = stop
-            fired = self._fired
-        if fired:
-            self._run()
+            return not self._fired
 
     def disarm(self) -> None:
         """Forget the connection: after this returns, `fire` never touches it."""
@@ -238,7 +236,9 @@ class Interrupt:
 def _stopper(database: Database, connection: Connection) -> Callable[[], None]:
     raw: Any = connection.connection.dbapi_connection
     if database.kind == "postgresql":
-        return lambda: raw.cancel_safe(timeout=_STOP_TIMEOUT)
+        if hasattr(raw, "cancel_safe"):  # psycopg >= 3.2; cancel() blocks on the network without a timeout
+            return lambda: raw.cancel_safe(timeout=_STOP_TIMEOUT)
+        return lambda: raw.cancel()
     if database.kind == "mysql":
         thread_id = int(raw.thread_id())
 

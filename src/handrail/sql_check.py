@@ -30,6 +30,8 @@ __all__ = ["Dialect", "SqlRefusal", "Word", "read_only_refusal", "sql_statements
 Dialect = Literal["postgresql", "mysql", "sqlite"]
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_PLAIN = re.compile(r"[^A-Za-z_;'\"`\[\-#/*$]+")
+"""A run of characters that neither start a word nor open or close anything."""
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 _MYSQL_EXECUTABLE = re.compile(r"/\*M?!\d*")
 """MySQL runs the text of `/*! ... */` and `/*M! ... */` comments: it is lexed as code."""
@@ -72,6 +74,9 @@ def sql_statements(sql: str, dialect: Dialect | None = None) -> list[list[Word]]
     index, size = 0, len(sql)
     backslashes = dialect == "mysql"  # MySQL strings take backslash escapes; standard SQL strings do not
     while index < size:
+        if (plain := _PLAIN.match(sql, index)) is not None:
+            index = plain.end()
+            continue
         char, pair = sql[index], sql[index : index + 2]
         if char == ";":
             statements.append([])
@@ -160,17 +165,18 @@ def _bare(sql: str, index: int) -> bool:
 def _quoted(sql: str, index: int, close: str, *, backslashes: bool) -> int:
     """The index after the quoted text opening at `index` (doubled closers and, if asked, `\\x` escape)."""
     position = index + 1
-    while position < len(sql):
-        char = sql[position]
-        if backslashes and char == "\\":
-            position += 2
-        elif char == close:
-            if sql[position + 1 : position + 2] == close and close != "]":
-                position += 2
-            else:
-                return position + 1
-        else:
-            position += 1
+    while (end := sql.find(close, position)) >= 0:
+        if backslashes:
+            before = end
+            while before > index + 1 and sql[before - 1] == "\\":
+                before -= 1
+            if (end - before) % 2:  # an odd run of backslashes escapes the closer
+                position = end + 1
+                continue
+        if close != "]" and sql.startswith(close, end + 1):
+            position = end + 2  # a doubled closer is one character of the text
+            continue
+        return end + 1
     return len(sql)
 
 

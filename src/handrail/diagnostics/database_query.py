@@ -176,8 +176,9 @@ def _query(
     deadline = time.monotonic() + timeout
     try:
         with database.engine.connect() as connection:
-            interrupt.arm(database, connection)
             try:
+                if not interrupt.arm(database, connection):
+                    raise ProbeError(database.explain("the step ended before the query began"))
                 _guard(database.kind, connection, timeout, deadline)
                 result = connection.execute(bind_text(statement), statement.params)
                 if not result.returns_rows:
