@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Dialect", "SqlRefusal", "Word", "read_only_refusal", "sql_statements"]
+__all__ = ["Dialect", "SqlRefusal", "Word", "read_only_refusal", "sql_statements", "statement_ends"]
 
 Dialect = Literal["postgresql", "mysql", "sqlite"]
 
@@ -70,9 +70,20 @@ class SqlRefusal:
 
 def sql_statements(sql: str, dialect: Dialect | None = None) -> list[list[Word]]:
     """The words of each statement in `sql`, split at `;` outside quotes and comments; empty ones dropped."""
+    return [words for words in _lex(sql, dialect)[0] if words]
+
+
+def statement_ends(sql: str, dialect: Dialect | None = None) -> list[int]:
+    """The offsets of the `;` that end statements (outside quotes and comments)."""
+    return _lex(sql, dialect)[1]
+
+
+def _lex(sql: str, dialect: Dialect | None) -> tuple[list[list[Word]], list[int]]:
     statements: list[list[Word]] = [[]]
+    ends: list[int] = []
     index, size = 0, len(sql)
     backslashes = dialect == "mysql"  # MySQL strings take backslash escapes; standard SQL strings do not
+    executing = False  # inside a MySQL `/*! ... */`
     while index < size:
         if (plain := _PLAIN.match(sql, index)) is not None:
             index = plain.end()
@@ -80,6 +91,7 @@ def sql_statements(sql: str, dialect: Dialect | None = None) -> list[list[Word]]
         char, pair = sql[index], sql[index : index + 2]
         if char == ";":
             statements.append([])
+            ends.append(index)
             index += 1
         elif char in "'\"`" or (char == "[" and dialect == "sqlite"):
             escaped = backslashes or (char == "'" and index > 0 and sql[index - 1] in "eE" and _bare(sql, index - 1))
@@ -90,8 +102,9 @@ def sql_statements(sql: str, dialect: Dialect | None = None) -> list[list[Word]]
         elif pair == "/*":
             executable = _MYSQL_EXECUTABLE.match(sql, index) if dialect in ("mysql", None) else None
             index = executable.end() if executable else _block_comment(sql, index, nested=dialect == "postgresql")
-        elif pair == "*/":
-            index += 2  # the end of a MySQL executable comment, whose text was lexed as code
+            executing = executing or executable is not None
+        elif pair == "*/" and executing:
+            executing, index = False, index + 2  # the end of a MySQL executable comment, whose text was code
         elif char == "$" and dialect in ("postgresql", None) and (tag := _DOLLAR_TAG.match(sql, index)):
             if index > 0 and (sql[index - 1].isalnum() or sql[index - 1] in "_$"):
                 index += 1  # part of a name like a$b
@@ -103,7 +116,7 @@ def sql_statements(sql: str, dialect: Dialect | None = None) -> list[list[Word]]
             index = word.end()
         else:
             index += 1
-    return [words for words in statements if words]
+    return statements, ends
 
 
 def read_only_refusal(sql: str, dialect: Dialect | None = None) -> SqlRefusal | None:

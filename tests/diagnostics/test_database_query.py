@@ -398,6 +398,15 @@ def mariadb_processes(marker: str) -> list[Any]:
         engine.dispose()
 
 
+def mariadb_processes_gone(marker: str) -> bool:
+    """Whether the MariaDB threads running `marker` have ended (a killed query ends on its own)."""
+    for _ in range(200):
+        if not mariadb_processes(marker):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 @mariadb
 async def test_database_query_probe_returns_mariadb_rows(probe_for: Any, mariadb_table: str) -> None:
     probe = probe_for(MARIADB_URL)
@@ -494,7 +503,7 @@ def pg_backends(marker: str) -> list[str]:
 
 def pg_backends_gone(marker: str) -> bool:
     """Whether the backends running `marker` have ended (a closed connection's backend exits on its own)."""
-    for _ in range(50):
+    for _ in range(200):
         if not pg_backends(marker):
             return True
         time.sleep(0.1)
@@ -563,12 +572,13 @@ async def test_database_query_probe_stops_the_query_at_the_step_deadline_when_th
     else:
         endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
         probe, query = probe_for(f"sqlite:///{sqlite_file}", statement_timeout=30), endless
-    with pytest.raises(ProbeError, match=r"ran past the step's timeout of 1s and was stopped"):
+    # "was stopped", or on a busy machine "is being stopped": either way the server's side ends
+    with pytest.raises(ProbeError, match=r"ran past the step's timeout of 1s and (was|is being) stopped"):
         await probe.observe(params(query), context(1.0))
     if kind == "postgresql":
         assert pg_backends_gone(marker)
     elif kind == "mariadb":
-        assert mariadb_processes(marker) == []
+        assert mariadb_processes_gone(marker)
     assert (await probe.observe(params("SELECT 1 AS one"), context())).values["value"] == 1
 
 
