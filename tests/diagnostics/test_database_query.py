@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 import time
@@ -580,6 +581,21 @@ async def test_database_query_probe_stops_the_query_at_the_step_deadline_when_th
     elif kind == "mariadb":
         assert mariadb_processes_gone(marker)
     assert (await probe.observe(params("SELECT 1 AS one"), context())).values["value"] == 1
+
+
+async def test_database_query_probe_stops_the_query_when_the_step_is_cancelled(probe_for: Any) -> None:
+    probe = probe_for(POSTGRES_URL, statement_timeout=120)
+    marker = f"hr_marker_{uuid.uuid4().hex}"
+    task = asyncio.ensure_future(probe.observe(params(f"SELECT pg_sleep(120) AS {marker}"), context(120)))
+    for _ in range(200):
+        if pg_backends(marker) == ["active"]:
+            break
+        await asyncio.sleep(0.05)
+    assert pg_backends(marker) == ["active"]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert pg_backends_gone(marker)
 
 
 async def test_database_query_probe_session_is_read_only_from_the_start(probe_for: Any) -> None:

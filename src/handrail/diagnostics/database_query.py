@@ -1,7 +1,10 @@
 """database_query: a read-only SQL query on a named connection.
 
-Every query runs read-only, under a statement timeout the database enforces itself, and is
-always rolled back:
+A query is exactly one statement that reads (`sql_check.read_only_refusal`: no second statement,
+no transaction or session control, no `COPY` or `INTO OUTFILE`); anything else is refused before
+it reaches the database. It runs in a session that starts read-only and takes one statement per
+query (`sql.open_database(read_only=True)`), under a statement timeout the database enforces
+itself, and is always rolled back:
 
 - PostgreSQL (psycopg 3): `SET TRANSACTION READ ONLY` and `SET LOCAL statement_timeout` open the
   transaction, so writes, DDL, `nextval()` and `SELECT ... FOR UPDATE` are refused by the server.
@@ -12,14 +15,15 @@ always rolled back:
   query that runs past its deadline.
 
 The timeout is the connection's `statement_timeout` or 90% of the step's timeout, whichever is
-shorter (so the database's own message arrives before the step gives up).
+shorter (so the database's own message arrives before the step gives up). At the step's timeout,
+or when `observe` is cancelled, the client stops the query whatever it did to the database's timer
+(`sql.Interrupt`) and its connection is closed, not reused.
 `{{ labels.x }}` becomes a bind parameter (see `render_sql`), never SQL text. At most `maxRows`
 rows are fetched and returned; the database still computes the whole result within the timeout,
 so a query that could return many rows should say `LIMIT` itself.
 
 Engines (SQLAlchemy 2, synchronous drivers run in a worker thread) are created on first use per
-connection name and kept until `aclose()`. When `observe` is cancelled, the worker finishes on
-its own within the statement timeout.
+connection name and kept until `aclose()`.
 """
 
 from __future__ import annotations
