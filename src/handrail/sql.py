@@ -11,10 +11,12 @@ so a mistyped path never creates an empty database).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from typing import Any, Literal
 from urllib.parse import quote, quote_plus
 
 from pydantic import SecretStr
+from pymysql.constants import CLIENT
 from sqlalchemy import URL, Connection, Engine, TextClause, create_engine, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import NullPool
@@ -39,6 +42,7 @@ __all__ = [
     "DatabaseConnection",
     "DatabaseKind",
     "DatabaseSetupError",
+    "Interrupt",
     "bind_text",
     "describe_error",
     "open_database",
@@ -63,6 +67,8 @@ class DatabaseConnection(StrictModel):
 
 DatabaseKind = Literal["postgresql", "mysql", "sqlite"]
 _MESSAGE_LIMIT = 500
+_STOP_TIMEOUT = 5.0
+"""How long stopping a statement (a cancel request, `KILL QUERY`) may take."""
 _TEXT_BIND: re.Pattern[str] = TextClause._bind_params_regex
 """What `sqlalchemy.text()` takes for a bind parameter (the compiler uses the same pattern)."""
 
@@ -88,7 +94,12 @@ class Database:
 
 
 def open_database(name: str, url: SecretStr, *, statement_timeout: float, read_only: bool) -> Database:
-    """An engine for the connection `name`; read-only at connect time where the driver allows it (SQLite).
+    """An engine for the connection `name`; with `read_only`, every session starts read-only.
+
+    Read-only means: PostgreSQL sessions start with `default_transaction_read_only` and the
+    statement timeout, and take one statement per query (see `_postgres_read_only`); MySQL sessions
+    start with `SET SESSION TRANSACTION READ ONLY` and without multi-statement support; SQLite files
+    are opened `mode=ro`.
 
     Raises:
         DatabaseSetupError: the URL is not a SQLAlchemy URL, names an unsupported database, or no
@@ -107,19 +118,28 @@ def open_database(name: str, url: SecretStr, *, statement_timeout: float, read_o
     connect_timeout = max(2, math.ceil(statement_timeout))
     kind: DatabaseKind
     options: dict[str, Any] = {"hide_parameters": True}
+    connect_args: dict[str, Any] = {}
     if backend in ("postgresql", "postgres"):
         kind = "postgresql"
         if "+" not in parsed.drivername:
             parsed = parsed.set(drivername="postgresql+psycopg")
         if "connect_timeout" not in parsed.query:
-            options["connect_args"] = {"connect_timeout": connect_timeout}
+            connect_args["connect_timeout"] = connect_timeout
+        if read_only:
+            connect_args.update(_postgres_read_only(parsed, statement_timeout))
         options["pool_pre_ping"] = True
     elif backend in ("mysql", "mariadb"):
         kind = "mysql"
         if "+" not in parsed.drivername:
             parsed = parsed.set(drivername=f"{backend}+pymysql")
         if "connect_timeout" not in parsed.query:
-            options["connect_args"] = {"connect_timeout": connect_timeout}
+            connect_args["connect_timeout"] = connect_timeout
+        if read_only:
+            # the session is read-only before any statement of ours runs; and without
+            # CLIENT.MULTI_STATEMENTS (whatever the URL's client_flag asks) one query is one statement
+            connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
+            flags = int(_first(parsed.query.get("client_flag")) or 0)
+            connect_args["client_flag"] = (flags | CLIENT.FOUND_ROWS) & ~CLIENT.MULTI_STATEMENTS
         options["pool_pre_ping"] = True
     elif backend == "sqlite":
         kind = "sqlite"
@@ -131,6 +151,8 @@ def open_database(name: str, url: SecretStr, *, statement_timeout: float, read_o
     else:
         message = _explain(name, shown, secrets, f"{backend} is not supported (postgresql, mysql, mariadb, sqlite)")
         raise DatabaseSetupError(message)
+    if connect_args:
+        options["connect_args"] = connect_args
     try:
         engine = create_engine(parsed, **options)
     except (SQLAlchemyError, ImportError) as exc:
@@ -138,6 +160,94 @@ def open_database(name: str, url: SecretStr, *, statement_timeout: float, read_o
             _explain(name, shown, secrets, f"cannot create an engine: {describe_error(exc)}")
         ) from None
     return Database(name, kind, engine, shown, secrets)
+
+
+def _postgres_read_only(url: URL, statement_timeout: float) -> dict[str, Any]:
+    """psycopg connect arguments for a session that is read-only and one statement per query.
+
+    `default_transaction_read_only` and `statement_timeout` are set when the session starts, so
+    they hold before any statement runs; `prepare_threshold=0` sends every query with the extended
+    protocol (Parse/Bind/Execute), where the server refuses more than one statement.
+    """
+    given = " ".join(_all(url.query.get("options")))
+    ours = f"-c default_transaction_read_only=on -c statement_timeout={max(1, round(statement_timeout * 1000))}"
+    return {"prepare_threshold": 0, "options": f"{given} {ours}".strip()}
+
+
+def _all(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
+def _first(value: str | tuple[str, ...] | None) -> str | None:
+    values = _all(value)
+    return values[-1] if values else None
+
+
+class Interrupt:
+    """Stops the statement running on a connection, from any thread: the client's half of a timeout.
+
+    The database enforces a statement timeout of its own, but a statement can sometimes switch it
+    off (PostgreSQL evaluates `set_config('statement_timeout', '0', true)` in a subquery before the
+    timer is armed for good); the client's deadline holds whatever the SQL does. `arm` is called
+    in the worker thread once the connection is open, `disarm` before it is given back; `fire`
+    stops the statement (PostgreSQL's cancel request, MySQL's `KILL QUERY` from another
+    connection, SQLite's `interrupt()`), and a connection whose statement was stopped is
+    invalidated, never reused.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop: Callable[[], None] | None = None
+        self._fired = False
+
+    @property
+    def fired(self) -> bool:
+        return self._fired
+
+    def arm(self, database: Database, connection: Connection) -> bool:
+        """Know how to stop what `connection` runs; False when `fire` came first (run nothing then)."""
+        stop = _stopper(database, connection)
+        with self._lock:
+            self._stop = stop
+            return not self._fired
+
+    def disarm(self) -> None:
+        """Forget the connection: after this returns, `fire` never touches it."""
+        with self._lock:
+            self._stop = None
+
+    def fire(self) -> None:
+        """Stop the statement now; the stopping runs in a thread of its own (it takes a round trip)."""
+        with self._lock:
+            self._fired = True
+        threading.Thread(target=self._run, name="handrail-sql-interrupt", daemon=True).start()
+
+    def _run(self) -> None:
+        # holding the lock while stopping: disarm waits, so a stop never reaches a reused connection
+        with self._lock:
+            if self._stop is not None:
+                with contextlib.suppress(Exception):  # the statement may have ended meanwhile
+                    self._stop()
+                self._stop = None
+
+
+def _stopper(database: Database, connection: Connection) -> Callable[[], None]:
+    raw: Any = connection.connection.dbapi_connection
+    if database.kind == "postgresql":
+        if hasattr(raw, "cancel_safe"):  # psycopg >= 3.2; cancel() blocks on the network without a timeout
+            return lambda: raw.cancel_safe(timeout=_STOP_TIMEOUT)
+        return lambda: raw.cancel()
+    if database.kind == "mysql":
+        thread_id = int(raw.thread_id())
+
+        def kill() -> None:
+            with database.engine.connect() as other:
+                other.exec_driver_sql(f"KILL QUERY {thread_id}")
+
+        return kill
+    return lambda: raw.interrupt()
 
 
 def bind_text(statement: SqlStatement) -> TextClause:

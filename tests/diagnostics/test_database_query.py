@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 import time
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
+from handrail.diagnostics import database_query
 from handrail.diagnostics.base import ProbeContext
 from handrail.diagnostics.database_query import DatabaseQueryParams, DatabaseQueryProbe
 from handrail.errors import ProbeError
@@ -179,7 +181,7 @@ async def test_database_query_probe_caps_rows_at_max_rows(
 async def test_database_query_probe_refuses_writes_on_postgres(probe_for: Any, pg_table: str, statement: str) -> None:
     probe = probe_for(POSTGRES_URL)
     sql = statement.format(table=pg_table, schema=pg_table.split(".")[0])
-    with pytest.raises(ProbeError, match="read-only transaction"):
+    with pytest.raises(ProbeError, match=r"read-only transaction|is not a read"):
         await probe.observe(params(sql), context())
     assert pg_scalar(f"SELECT count(*) FROM {pg_table}") == 3
     assert pg_scalar(f"SELECT customer FROM {pg_table} WHERE id = 1") == "alice"
@@ -236,7 +238,7 @@ async def test_database_query_probe_refuses_a_label_inside_a_literal(probe_for: 
 async def test_database_query_probe_reports_the_database_error(probe_for: Any) -> None:
     probe = probe_for(POSTGRES_URL)
     with pytest.raises(ProbeError, match=r"database 'default' \(postgresql://postgres@127.0.0.1:5432/test\): syntax"):
-        await probe.observe(params("SELEC 1"), context())
+        await probe.observe(params("SELECT 1 +"), context())
 
 
 async def test_database_query_probe_reports_an_unknown_connection() -> None:
@@ -321,7 +323,7 @@ async def test_database_query_probe_returns_sqlite_rows(probe_for: Any, sqlite_f
 )
 async def test_database_query_probe_refuses_writes_on_sqlite(probe_for: Any, sqlite_file: Path, statement: str) -> None:
     probe = probe_for(f"sqlite:///{sqlite_file}")
-    with pytest.raises(ProbeError, match="readonly database"):
+    with pytest.raises(ProbeError, match=r"readonly database|is not a read"):
         await probe.observe(params(statement), context())
     assert sqlite_rows(sqlite_file) == [(1, "backup"), (2, "report"), (3, "vacuum")]
 
@@ -385,6 +387,27 @@ def mariadb_scalar(sql: str) -> Any:
         engine.dispose()
 
 
+def mariadb_processes(marker: str) -> list[Any]:
+    """The MariaDB threads whose statement holds `marker` (other than this one)."""
+    engine = create_engine(MARIADB_URL)
+    try:
+        with engine.connect() as db:
+            where = f"LOCATE('{marker}', info) > 0 AND id <> connection_id()"
+            sql = f"SELECT id FROM information_schema.processlist WHERE {where}"
+            return list(db.exec_driver_sql(sql).scalars())
+    finally:
+        engine.dispose()
+
+
+def mariadb_processes_gone(marker: str) -> bool:
+    """Whether the MariaDB threads running `marker` have ended (a killed query ends on its own)."""
+    for _ in range(200):
+        if not mariadb_processes(marker):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 @mariadb
 async def test_database_query_probe_returns_mariadb_rows(probe_for: Any, mariadb_table: str) -> None:
     probe = probe_for(MARIADB_URL)
@@ -419,7 +442,7 @@ async def test_database_query_probe_refuses_writes_on_mariadb(
     probe_for: Any, mariadb_table: str, statement: str
 ) -> None:
     probe = probe_for(MARIADB_URL)
-    with pytest.raises(ProbeError, match="READ ONLY transaction"):
+    with pytest.raises(ProbeError, match=r"READ ONLY transaction|is not a read"):
         await probe.observe(params(statement.format(table=mariadb_table)), context())
     assert mariadb_scalar(f"SELECT count(*) FROM {mariadb_table}") == 2
     assert mariadb_scalar(f"SELECT name FROM {mariadb_table} WHERE id = 1") == "alice"
@@ -450,3 +473,181 @@ async def test_database_query_probe_hides_a_wrong_password(probe_for: Any) -> No
         await probe.observe(params("SELECT 1"), context())
     assert PASSWORD not in str(caught.value)
     assert "root:***@" in str(caught.value)
+
+
+# -- read-only whatever the SQL (issue #13) -------------------------------------------------
+
+
+@pytest.fixture
+def pg_canary() -> Iterator[str]:
+    """An empty table a diagnostic must never write to; dropped afterwards."""
+    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    table = f"hr_canary_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as db:
+        db.exec_driver_sql(f"CREATE TABLE {table} (v text)")
+    yield table
+    with engine.begin() as db:
+        db.exec_driver_sql(f"DROP TABLE {table}")
+    engine.dispose()
+
+
+def pg_backends(marker: str) -> list[str]:
+    """The states of the backends whose query holds `marker` (other than this one)."""
+    sql = f"SELECT state FROM pg_stat_activity WHERE strpos(query, '{marker}') > 0 AND pid <> pg_backend_pid()"
+    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as db:
+            return [row[0] for row in db.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
+
+
+def pg_backends_gone(marker: str) -> bool:
+    """Whether the backends running `marker` have ended (a closed connection's backend exits on its own)."""
+    for _ in range(200):
+        if not pg_backends(marker):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize(
+    ("statement", "code"),
+    [
+        pytest.param("SELECT 1; COMMIT; INSERT INTO {canary} VALUES ('x'); SELECT 1", "HR310", id="commit-then-insert"),
+        pytest.param("SET TRANSACTION READ WRITE; INSERT INTO {canary} VALUES ('x'); COMMIT", "HR310", id="read-write"),
+        pytest.param("SET default_transaction_read_only = off", "HR311", id="set-session"),
+        pytest.param("COMMIT", "HR311", id="commit"),
+        pytest.param("INSERT INTO {canary} VALUES ('x')", "HR313", id="insert"),
+        pytest.param("SELECT 1;\nINSERT INTO {canary} VALUES ('x') -- ;", "HR310", id="newline-and-comment"),
+    ],
+)
+async def test_database_query_probe_never_writes_whatever_the_sql_on_postgres(
+    probe_for: Any, pg_canary: str, statement: str, code: str
+) -> None:
+    probe = probe_for(POSTGRES_URL)
+    with pytest.raises(ProbeError, match=rf"\({code}\)"):
+        await probe.observe(params(statement.format(canary=pg_canary)), context())
+    assert pg_scalar(f"SELECT count(*) FROM {pg_canary}") == 0
+
+
+async def test_database_query_probe_refuses_copy_to_program_as_superuser(probe_for: Any) -> None:
+    # the server's /tmp may not be ours (systemd's PrivateTmp): the server says whether the file is there
+    target = f"/tmp/hr-copy-{uuid.uuid4().hex}"
+    assert pg_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") is True
+    probe = probe_for(POSTGRES_URL)
+    with pytest.raises(ProbeError, match=r"`COPY` writes files or runs programs .*\(HR312\)"):
+        await probe.observe(params(f"COPY (SELECT 1) TO PROGRAM 'touch {target}'"), context())
+    with pytest.raises(ProbeError, match=r"\(HR312\)"):
+        await probe.observe(params(f"/* a comment */ copy (select 1) to '{target}.csv'"), context())
+    assert pg_scalar(f"SELECT pg_stat_file('{target}', true) IS NULL AND pg_stat_file('{target}.csv', true) IS NULL")
+
+
+async def test_database_query_probe_refuses_a_query_that_lifts_its_own_timeout(probe_for: Any) -> None:
+    probe = probe_for(POSTGRES_URL, statement_timeout=30)
+    marker = f"hr_marker_{uuid.uuid4().hex}"
+    with pytest.raises(ProbeError, match=r"\(HR310\)"):
+        await probe.observe(params(f"SET LOCAL statement_timeout = 0; SELECT pg_sleep(20) AS {marker}"), context(3.0))
+    assert pg_backends(marker) == []
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb", "sqlite"])
+async def test_database_query_probe_stops_the_query_at_the_step_deadline_when_the_database_does_not(
+    probe_for: Any, monkeypatch: pytest.MonkeyPatch, sqlite_file: Path, kind: str
+) -> None:
+    # whatever a statement does to the database's own timeout, the client stops it at the step's deadline:
+    # here the probe sets no timeout in the transaction at all
+    original = database_query._guard
+    monkeypatch.setattr(
+        database_query,
+        "_guard",
+        lambda kind, connection, timeout, deadline: original(kind, connection, 30, deadline + 30),
+    )
+    marker = f"hr_marker_{uuid.uuid4().hex}"
+    if kind == "postgresql":
+        probe, query = probe_for(POSTGRES_URL, statement_timeout=30), f"SELECT pg_sleep(20) AS {marker}"
+    elif kind == "mariadb":
+        if not listening(MARIADB_HOST, MARIADB_PORT):
+            pytest.skip("no MariaDB")
+        probe, query = probe_for(MARIADB_URL, statement_timeout=30), f"SELECT SLEEP(20) AS {marker}"
+    else:
+        endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+        probe, query = probe_for(f"sqlite:///{sqlite_file}", statement_timeout=30), endless
+    # "was stopped", or on a busy machine "is being stopped": either way the server's side ends
+    with pytest.raises(ProbeError, match=r"ran past the step's timeout of 1s and (was|is being) stopped"):
+        await probe.observe(params(query), context(1.0))
+    if kind == "postgresql":
+        assert pg_backends_gone(marker)
+    elif kind == "mariadb":
+        assert mariadb_processes_gone(marker)
+    assert (await probe.observe(params("SELECT 1 AS one"), context())).values["value"] == 1
+
+
+async def test_database_query_probe_stops_the_query_when_the_step_is_cancelled(probe_for: Any) -> None:
+    probe = probe_for(POSTGRES_URL, statement_timeout=120)
+    marker = f"hr_marker_{uuid.uuid4().hex}"
+    task = asyncio.ensure_future(probe.observe(params(f"SELECT pg_sleep(120) AS {marker}"), context(120)))
+    for _ in range(200):
+        if pg_backends(marker) == ["active"]:
+            break
+        await asyncio.sleep(0.05)
+    assert pg_backends(marker) == ["active"]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert pg_backends_gone(marker)
+
+
+async def test_database_query_probe_session_is_read_only_from_the_start(probe_for: Any) -> None:
+    probe = probe_for(POSTGRES_URL)
+    observation = await probe.observe(params("SHOW default_transaction_read_only"), context())
+    assert observation.values["value"] == "on"
+
+
+async def test_database_query_probe_casts_a_label_value(probe_for: Any) -> None:
+    probe = probe_for(POSTGRES_URL)
+    query = "SELECT {{ labels.n }}::int + 1 AS n, {{ labels.s }}::text AS s, (ARRAY[1, 2, 3])[{{ labels.n }}:3] AS a"
+    observation = await probe.observe(params(query), context(n="2", s="x"))
+    assert observation.values["rows"] == [{"n": 3, "s": "x", "a": [2, 3]}]
+
+
+async def test_database_query_probe_refuses_several_statements_on_sqlite(probe_for: Any, sqlite_file: Path) -> None:
+    probe = probe_for(f"sqlite:///{sqlite_file}")
+    with pytest.raises(ProbeError, match=r"\(HR310\)"):
+        await probe.observe(params("SELECT 1; DELETE FROM jobs"), context())
+    outside = sqlite_file.parent / "copy.db"
+    with pytest.raises(ProbeError, match=r"\(HR313\)"):
+        await probe.observe(params(f"VACUUM INTO '{outside}'"), context())
+    assert not outside.exists()
+    assert sqlite_rows(sqlite_file) == [(1, "backup"), (2, "report"), (3, "vacuum")]
+
+
+@mariadb
+@pytest.mark.parametrize(
+    ("statement", "code"),
+    [
+        pytest.param("SELECT 1; DELETE FROM {table}", "HR310", id="several"),
+        pytest.param("SET SESSION TRANSACTION READ WRITE", "HR311", id="read-write"),
+        pytest.param("SET STATEMENT max_statement_time = 0 FOR SELECT SLEEP(20)", "HR311", id="set-statement"),
+        pytest.param("DELETE FROM {table}", "HR313", id="delete"),
+    ],
+)
+async def test_database_query_probe_never_writes_whatever_the_sql_on_mariadb(
+    probe_for: Any, mariadb_table: str, statement: str, code: str
+) -> None:
+    probe = probe_for(MARIADB_URL)
+    with pytest.raises(ProbeError, match=rf"\({code}\)"):
+        await probe.observe(params(statement.format(table=mariadb_table)), context())
+    assert mariadb_scalar(f"SELECT count(*) FROM {mariadb_table}") == 2
+
+
+@mariadb
+async def test_database_query_probe_refuses_into_outfile_on_mariadb(probe_for: Any) -> None:
+    target = f"/tmp/hr-outfile-{uuid.uuid4().hex}"
+    probe = probe_for(MARIADB_URL)
+    with pytest.raises(ProbeError, match=r"`INTO OUTFILE` writes a file .*\(HR312\)"):
+        await probe.observe(params(f"SELECT 1 INTO OUTFILE '{target}'"), context())
+    # MariaDB runs the text of a /*! ... */ comment
+    with pytest.raises(ProbeError, match=r"\(HR312\)"):
+        await probe.observe(params(f"SELECT 1 /*!50000 INTO OUTFILE '{target}' */"), context())
+    assert not Path(target).exists()

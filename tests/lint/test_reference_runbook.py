@@ -44,3 +44,16 @@ def test_reference_runbook_is_not_usable_until_fixed() -> None:
     result = lint_file(REFERENCE)
     assert result.runbook is None
     assert len(result.errors) == 13
+
+
+def test_readme_and_format_page_say_what_the_reference_runbook_needs() -> None:
+    result = lint_file(REFERENCE)
+    root = Path(__file__).parents[2]
+    for page in (root / "README.md", root / "docs" / "runbook-format.md"):
+        text = " ".join(page.read_text().split())
+        assert "load unchanged" not in text, page
+        assert "loads unchanged" not in text, page
+        assert f"{len(result.errors)} errors" in text, page
+    # the reference's `script:` stays an error, and the error gives the fix
+    (script,) = [problem for problem in result.problems if problem.code == "HR305"]
+    assert "write SQL as `sql` with `database` (the connection)" in script.message

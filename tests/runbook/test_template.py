@@ -16,7 +16,9 @@ from handrail.runbook.template import (
     render_sql,
     render_text,
     render_url,
+    sql_skeleton,
 )
+from handrail.sql import bind_text
 
 HOSTILE = ['"}) or vector(1) #', "; touch /tmp/handrail-pwned", "' OR 1=1 --", "../../etc/passwd", "$(id)", "`id`"]
 
@@ -108,6 +110,25 @@ def test_sql_values_become_bind_parameters(value: str) -> None:
 def test_sql_refuses_placeholders_inside_quotes_and_comments(sql: str) -> None:
     with pytest.raises(TemplateError):
         render_sql(sql, _context("x"))
+
+
+@pytest.mark.parametrize(
+    ("sql", "rendered"),
+    [
+        pytest.param("SELECT {{ labels.v }}::text", "SELECT (:hr_p1)::text", id="cast"),
+        pytest.param("SELECT a[{{ labels.v }}:{{ labels.v }}]", "SELECT a[(:hr_p1):(:hr_p2)]", id="slice"),
+        pytest.param("SELECT x::text = {{ labels.v }}", "SELECT x::text = :hr_p1", id="untouched"),
+    ],
+)
+def test_sql_bind_parameters_stay_binds_next_to_colons(sql: str, rendered: str) -> None:
+    statement = render_sql(sql, _context("x"))
+    assert statement.sql == rendered
+    # what SQLAlchemy's text() reads as binds: every one of ours, whatever touches it
+    assert set(bind_text(statement).compile().params) == set(statement.params)
+
+
+def test_sql_skeleton_keeps_columns_and_hides_values() -> None:
+    assert sql_skeleton("SELECT {{ labels.v }}; x") == "SELECT ?             ; x"
 
 
 def test_sql_doubled_quotes_do_not_confuse_the_scanner() -> None:

@@ -10,7 +10,7 @@ into status `error`, so nothing a probe does can crash the engine.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr
 from handrail.runbook.model import Duration, StrictModel
 
 __all__ = [
+    "ConfigRefusal",
     "HttpConnection",
     "Observation",
     "Probe",
@@ -36,6 +37,20 @@ class ProbeParams(StrictModel):
     def provided_names(self) -> Mapping[str, str]:
         """The names a result of this configuration provides (some depend on the config)."""
         return self.PROVIDES
+
+    def refusals(self) -> Sequence[ConfigRefusal]:
+        """What the probe would refuse in this configuration, as far as it shows before running (lint)."""
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRefusal:
+    """Why a probe would refuse a config value: the field, a lint code, a message, and the column (1-based)."""
+
+    field: str
+    code: str
+    message: str
+    column: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,10 @@
 """database_query: a read-only SQL query on a named connection.
 
-Every query runs read-only, under a statement timeout the database enforces itself, and is
-always rolled back:
+A query is exactly one statement that reads (`sql_check.read_only_refusal`: no second statement,
+no transaction or session control, no `COPY` or `INTO OUTFILE`); anything else is refused before
+it reaches the database. It runs in a session that starts read-only and takes one statement per
+query (`sql.open_database(read_only=True)`), under a statement timeout the database enforces
+itself, and is always rolled back:
 
 - PostgreSQL (psycopg 3): `SET TRANSACTION READ ONLY` and `SET LOCAL statement_timeout` open the
   transaction, so writes, DDL, `nextval()` and `SELECT ... FOR UPDATE` are refused by the server.
@@ -12,14 +15,15 @@ always rolled back:
   query that runs past its deadline.
 
 The timeout is the connection's `statement_timeout` or 90% of the step's timeout, whichever is
-shorter (so the database's own message arrives before the step gives up).
+shorter (so the database's own message arrives before the step gives up). At the step's timeout,
+or when `observe` is cancelled, the client stops the query whatever it did to the database's timer
+(`sql.Interrupt`) and its connection is closed, not reused.
 `{{ labels.x }}` becomes a bind parameter (see `render_sql`), never SQL text. At most `maxRows`
 rows are fetched and returned; the database still computes the whole result within the timeout,
 so a query that could return many rows should say `LIMIT` itself.
 
 Engines (SQLAlchemy 2, synchronous drivers run in a worker thread) are created on first use per
-connection name and kept until `aclose()`. When `observe` is cancelled, the worker finishes on
-its own within the statement timeout.
+connection name and kept until `aclose()`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,25 +39,29 @@ from pydantic import Field
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from handrail.diagnostics.base import Observation, ProbeContext, ProbeParams
+from handrail.diagnostics.base import ConfigRefusal, Observation, ProbeContext, ProbeParams
 from handrail.errors import ProbeError, TemplateError
-from handrail.runbook.template import SqlStatement, render_sql
+from handrail.runbook.template import SqlStatement, render_sql, sql_skeleton
 from handrail.sql import (
     BUDGET_SHARE,
     Database,
     DatabaseConnection,
     DatabaseKind,
     DatabaseSetupError,
+    Interrupt,
     bind_text,
     open_database,
     plain_value,
     sqlite_connection,
 )
+from handrail.sql_check import read_only_refusal
 
 __all__ = ["DatabaseQueryParams", "DatabaseQueryProbe"]
 
 _PROGRESS_STEPS = 1000
 """SQLite virtual-machine steps between two looks at the deadline."""
+_STOP_GRACE = 2.0
+"""After the step's deadline, how long to wait for the stopped query to end (to report that it did)."""
 
 
 class DatabaseQueryParams(ProbeParams):
@@ -70,6 +78,14 @@ class DatabaseQueryParams(ProbeParams):
         "columns": "the column names",
         "value": "the first column of the first row (null when there are no rows)",
     }
+
+    def refusals(self) -> Sequence[ConfigRefusal]:
+        """The query's refusal by the read-only rule (`sql_check`), on any database."""
+        # a placeholder becomes a bind of the same length, so columns stay where the author wrote them
+        refusal = read_only_refusal(sql_skeleton(self.query))
+        if refusal is None:
+            return ()
+        return (ConfigRefusal("query", refusal.code, refusal.message, refusal.offset + 1),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +118,32 @@ class DatabaseQueryProbe:
         except TemplateError as exc:
             raise ProbeError(f"query: {exc}") from exc
         database = self._database(params.database, connection)
+        refusal = read_only_refusal(statement.sql, database.kind)
+        if refusal is not None:
+            raise ProbeError(f"query: {refusal.message} ({refusal.code})")
         # a little under the step's timeout, so the database's own error arrives before the step gives up
         timeout = min(connection.statement_timeout, context.timeout * BUDGET_SHARE)
+        interrupt = Interrupt()
+        worker = asyncio.ensure_future(
+            asyncio.to_thread(_query, database, statement, interrupt, timeout=timeout, max_rows=params.max_rows)
+        )
+        worker.add_done_callback(_retrieve)
         try:
-            # The database stops the statement at `timeout`; this bounds connecting and everything else.
-            async with asyncio.timeout(context.timeout):
-                found = await asyncio.to_thread(_query, database, statement, timeout=timeout, max_rows=params.max_rows)
-        except TimeoutError as exc:
-            raise ProbeError(database.explain(f"timed out after {context.timeout:g}s")) from exc
-        return _observation(found)
+            # The database stops the statement at `timeout`; the step's deadline stops whatever the SQL did to that.
+            found = await asyncio.wait_for(asyncio.shield(worker), context.timeout)
+        except TimeoutError:
+            interrupt.fire()
+        except asyncio.CancelledError:
+            interrupt.fire()
+            raise
+        else:
+            return _observation(found)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(worker), _STOP_GRACE)
+        stopped = "was stopped" if worker.done() else "is being stopped"
+        raise ProbeError(
+            database.explain(f"the query ran past the step's timeout of {context.timeout:g}s and {stopped}")
+        )
 
     async def aclose(self) -> None:
         """Dispose of every engine (and its pooled connections)."""
@@ -134,12 +167,22 @@ class DatabaseQueryProbe:
 # -- the query (in a worker thread) -------------------------------------------------------
 
 
-def _query(database: Database, statement: SqlStatement, *, timeout: float, max_rows: int) -> _Rows:
+def _retrieve(worker: asyncio.Future[_Rows]) -> None:
+    """Mark an abandoned worker's error as seen (it was either reported or is no longer wanted)."""
+    if not worker.cancelled():
+        worker.exception()
+
+
+def _query(
+    database: Database, statement: SqlStatement, interrupt: Interrupt, *, timeout: float, max_rows: int
+) -> _Rows:
     """Run `statement` read-only with `timeout`, fetch up to `max_rows` rows, and roll back."""
     deadline = time.monotonic() + timeout
     try:
         with database.engine.connect() as connection:
             try:
+                if not interrupt.arm(database, connection):
+                    raise ProbeError(database.explain("the step ended before the query began"))
                 _guard(database.kind, connection, timeout, deadline)
                 result = connection.execute(bind_text(statement), statement.params)
                 if not result.returns_rows:
@@ -148,11 +191,15 @@ def _query(database: Database, statement: SqlStatement, *, timeout: float, max_r
                 fetched = result.fetchmany(max_rows + 1)
                 result.close()
             finally:
-                # read-only or not, nothing a diagnostic did is ever committed
-                with contextlib.suppress(SQLAlchemyError):
-                    connection.rollback()
-                if database.kind == "sqlite":
-                    sqlite_connection(connection).set_progress_handler(None, 0)
+                interrupt.disarm()
+                if interrupt.fired:
+                    connection.invalidate()  # closed, never reused: its backend ends with it
+                else:
+                    # read-only or not, nothing a diagnostic did is ever committed
+                    with contextlib.suppress(SQLAlchemyError):
+                        connection.rollback()
+                    if database.kind == "sqlite":
+                        sqlite_connection(connection).set_progress_handler(None, 0)
     except DBAPIError as exc:
         if database.kind == "sqlite" and "interrupted" in str(exc.orig) and time.monotonic() >= deadline:
             raise ProbeError(

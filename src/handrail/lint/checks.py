@@ -157,10 +157,15 @@ class RunbookChecks:
         at: DocumentPath = ("diagnostics", index)
         params_type = DIAGNOSTIC_PARAMS[diagnostic.type]
         try:
-            params_type.model_validate(diagnostic.config)
+            params = params_type.model_validate(diagnostic.config)
         except ValidationError as exc:
             for problem in validation_problems(exc, self.document, prefix=(*at, "config"), model=params_type):
                 self.problems.append(_recode(problem, "HR306", f"({diagnostic.type}) "))
+        else:
+            for refusal in params.refusals():
+                field_at = (*at, "config", refusal.field)
+                message = f"{format_path(field_at)}: {refusal.message}"
+                self._reference_problem(field_at, refusal.column, refusal.code, message)
         raw = provided_names(diagnostic)
         available = {**raw, **CONTEXT_ROOTS}
         for name, source in diagnostic.derive.items():

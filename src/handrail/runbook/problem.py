@@ -80,6 +80,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "HR306": (_E, "a diagnostic's config does not fit its diagnostic type"),
     "HR307": (_E, "a verify step names a diagnostic that does not exist"),
     "HR308": (_E, "an automated action touches something the settings' allow-lists do not name"),
+    "HR310": (_E, "a database_query is not exactly one statement"),
+    "HR311": (_E, "a database_query controls the transaction or the session (BEGIN, COMMIT, SET, ...)"),
+    "HR312": (_E, "a database_query writes files or runs programs on the server (COPY, INTO OUTFILE)"),
+    "HR313": (_E, "a database_query does not start with a reading keyword (SELECT, WITH, SHOW, ...)"),
     # HR4xx: warnings
     "HR401": (_W, "a remediation that no decision references"),
     "HR402": (_W, "no decision can fire when every diagnostic errors"),

@@ -40,6 +40,7 @@ __all__ = [
     "render_sql",
     "render_text",
     "render_url",
+    "sql_skeleton",
 ]
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -281,6 +282,28 @@ def render_sql(source: str, context: Mapping[str, object]) -> SqlStatement:
             )
         name = f"hr_p{len(params) + 1}"
         params[name] = value
+        binds.append((len(before), name))
         return f":{name}"
 
-    return SqlStatement(_render(source, context, insert), params)
+    binds: list[tuple[int, str]] = []
+    sql = _render(source, context, insert)
+    return SqlStatement(_bracket_binds(sql, binds), params)
+
+
+def sql_skeleton(source: str) -> str:
+    """`source` with each `{{ ... }}` as a `?` of the same length: the SQL as the database will lex it."""
+    return _PLACEHOLDER.sub(lambda match: "?".ljust(len(match.group(0))), source)
+
+
+def _bracket_binds(sql: str, binds: Sequence[tuple[int, str]]) -> str:
+    """`(:hr_p1)` where a colon touches the bind: `{{ x }}::text`, `a[{{ i }}:{{ j }}]`.
+
+    SQLAlchemy's `text()` reads `:name` as a bind parameter only when no `:` touches it, so
+    `:hr_p1::text` would reach the database as written (a syntax error); in parentheses it is a
+    bind, and the cast or the slice applies to it as written.
+    """
+    for start, name in reversed(binds):
+        end = start + len(name) + 1
+        if sql[start - 1 : start] == ":" or sql[end : end + 1] == ":":
+            sql = f"{sql[:start]}({sql[start:end]}){sql[end:]}"
+    return sql
