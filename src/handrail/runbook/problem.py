@@ -80,6 +80,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "HR306": (_E, "a diagnostic's config does not fit its diagnostic type"),
     "HR307": (_E, "a verify step names a diagnostic that does not exist"),
     "HR308": (_E, "an automated action touches something the settings' allow-lists do not name"),
+    "HR320": (_E, "a placeholder in a URL's scheme, userinfo, host or port: an alert label would choose where it goes"),
     # HR4xx: warnings
     "HR401": (_W, "a remediation that no decision references"),
     "HR402": (_W, "no decision can fire when every diagnostic errors"),
