@@ -71,3 +71,31 @@ def test_unknown_setting_suggests_the_right_one(tmp_path: Path) -> None:
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError):
         load_settings(tmp_path / "nope.yaml", environ={})
+
+
+TOKEN = "pr0m-t0ken-7c1d9e"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param(
+            "prometheus:\n  default: {url: 'ftp://u:${PROM_TOKEN}@h/'}\n", "ftp://u:${PROM_TOKEN}@h/", id="url-pattern"
+        ),
+        pytest.param("api:\n  tokens: [{name: a, role: '${PROM_TOKEN}', sha256: x}]\n", "${PROM_TOKEN}", id="choice"),
+        pytest.param("assessmentDeadline: '${PROM_TOKEN}'\n", "${PROM_TOKEN}", id="number"),
+        pytest.param(
+            "notifiers:\n  webhook: {url: 'https://h/${PROM_TOKEN}', timeout: '${PROM_TOKEN}'}\n",
+            "${PROM_TOKEN}",
+            id="duration",
+        ),
+    ],
+)
+def test_settings_errors_never_print_a_value_read_from_the_environment(
+    tmp_path: Path, text: str, shown: str | None
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_write(tmp_path, text), environ={"PROM_TOKEN": TOKEN})
+    message = str(caught.value)
+    assert TOKEN not in message
+    assert shown is None or shown in message, message

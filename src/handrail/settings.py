@@ -1,7 +1,9 @@
 """Settings from handrail.yaml: the one place that reads configuration files and the environment.
 
 Strings may say `${ENV_VAR}` (and `$${` for a literal `${`), so secrets stay in the environment;
-they are held as `SecretStr` and never printed, logged or stored.
+they are held as `SecretStr` and never printed, logged or stored. Every value read from `${ENV}`,
+every `SecretStr` and every URL that holds one is registered with `handrail.redaction` when the
+settings load, and an error about the file quotes it as written (`${ENV_VAR}`), never its value.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError
 
-from handrail import safety
+from handrail import redaction, safety
 from handrail.actions.flush_cache import CacheConnection
 from handrail.actions.kubernetes import KubernetesConnection
 from handrail.diagnostics.base import HttpConnection
@@ -172,16 +174,45 @@ def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None
     except RunbookError as exc:
         raise SettingsError(_format(exc.problems)) from None
     used: set[str] = set()
-    data = _interpolate(document, document.data, (), environ, used)
+    filled: list[str] = []
+    data = _interpolate(document, document.data, (), environ, used, filled)
+    values = {environ[name]: name for name in used}
+    # before validation: a secret an error could quote is hidden everywhere from here on
+    redaction.register_secrets(values)
+    redaction.register_urls(text for text in filled if "://" in text)
     try:
         settings = Settings.model_validate(_paths(data))
     except ValidationError as exc:
-        raise SettingsError(_format(validation_problems(exc, document, model=Settings))) from None
+        # `validation_problems` quotes values as the file writes them; custom validators' messages may not
+        raise SettingsError(_unquote(_format(validation_problems(exc, document, model=Settings)), values)) from None
+    # a URL written out in the file (a database, a cache) holds a secret only through `${ENV}`, registered above
+    redaction.register_secrets(value for value in _secret_values(settings) if "://" not in value)
     base = path.resolve().parent
     update = {"runbooks": base / settings.runbooks, "database": _anchor_sqlite(settings.database, base)}
     settings = _with_environment_defaults(settings.model_copy(update=update), environ)
     settings._environment_names = frozenset(used)
     return settings
+
+
+def _secret_values(value: object) -> list[str]:
+    """Every `SecretStr` inside a settings model (a token written into the file is a secret too)."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):
+        return [secret for name in type(value).model_fields for secret in _secret_values(getattr(value, name))]
+    if isinstance(value, dict):
+        return [secret for item in value.values() for secret in _secret_values(item)]
+    if isinstance(value, list | tuple):
+        return [secret for item in value for secret in _secret_values(item)]
+    return []
+
+
+def _unquote(message: str, values: Mapping[str, str]) -> str:
+    """`message` with every value read from `${ENV}` put back as the reference that read it."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= redaction.MIN_SECRET_LENGTH:
+            message = message.replace(value, f"${{{values[value]}}}")
+    return message
 
 
 def _anchor_sqlite(url: str, base: Path) -> str:
@@ -213,13 +244,17 @@ def _with_environment_defaults(settings: Settings, environ: Mapping[str, str]) -
     return settings.model_copy(update=update) if update else settings
 
 
-def _interpolate(document: Document, value: Any, at: DocumentPath, environ: Mapping[str, str], used: set[str]) -> Any:
+def _interpolate(
+    document: Document, value: Any, at: DocumentPath, environ: Mapping[str, str], used: set[str], filled: list[str]
+) -> Any:
+    """`value` with `${NAME}` filled from `environ`; names read go to `used`, strings that read one to `filled`."""
     if isinstance(value, dict):
-        return {key: _interpolate(document, item, (*at, key), environ, used) for key, item in value.items()}
+        return {key: _interpolate(document, item, (*at, key), environ, used, filled) for key, item in value.items()}
     if isinstance(value, list):
-        return [_interpolate(document, item, (*at, index), environ, used) for index, item in enumerate(value)]
+        return [_interpolate(document, item, (*at, index), environ, used, filled) for index, item in enumerate(value)]
     if not isinstance(value, str):
         return value
+    read = False
 
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
@@ -228,10 +263,15 @@ def _interpolate(document: Document, value: Any, at: DocumentPath, environ: Mapp
         if name not in environ:
             where = document.position(at)
             raise SettingsError(f"{document.path}:{where.line}:{where.column}: environment variable {name} is not set")
+        nonlocal read
         used.add(name)
+        read = True
         return environ[name]
 
-    return _ENV_REFERENCE.sub(replace, value)
+    result = _ENV_REFERENCE.sub(replace, value)
+    if read:
+        filled.append(result)
+    return result
 
 
 def _format(problems: list[Problem]) -> str:

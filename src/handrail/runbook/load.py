@@ -70,6 +70,7 @@ def validation_problems(
         loc = _document_loc(item["loc"])
         at = (*prefix, *loc)
         kind = item["type"]
+        item = {**item, "input": _as_written(document, at, item.get("input"))}
         where = format_path(at)
         if kind == "missing" and loc in renamed:
             continue  # reported once, as the unknown key that was meant to be this field
@@ -95,6 +96,19 @@ def validation_problems(
         else:
             problems.append(_problem(document, at, "HR105", f"{where}: {_rule_message(item)}"))
     return problems
+
+
+def _as_written(document: Document, at: DocumentPath, value: object) -> object:
+    """The value at `at` as the file writes it (settings: `${TOKEN}`, not the secret it read); else `value`."""
+    if at not in document.values:
+        return value
+    current = document.data
+    for part in at:
+        try:
+            current = current[part]
+        except (KeyError, IndexError, TypeError):
+            return value
+    return current
 
 
 def _misspelt_required_fields(items: Sequence[Any], model: type[BaseModel]) -> set[tuple[str | int, ...]]:
