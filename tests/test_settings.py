@@ -99,3 +99,34 @@ def test_settings_errors_never_print_a_value_read_from_the_environment(
     message = str(caught.value)
     assert TOKEN not in message
     assert shown is None or shown in message, message
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("engine:\n  minuteSeconds: .inf\n", "engine.minuteSeconds", id="minute-infinite"),
+        pytest.param("engine:\n  minuteSeconds: 1e308\n", "engine.minuteSeconds", id="minute-huge"),
+        pytest.param("assessmentDeadline: .inf\n", "assessmentDeadline", id="deadline-infinite"),
+        pytest.param("engine:\n  takeoverAfterSeconds: 1e308\n", "engine.takeoverAfterSeconds", id="takeover-huge"),
+        pytest.param("safety:\n  cooldownMinutes: .inf\n", "safety.cooldownMinutes", id="cooldown-infinite"),
+        pytest.param("api:\n  sessionHours: 1e308\n", "api.sessionHours", id="session-huge"),
+        pytest.param(
+            "prometheus:\n  default: {url: 'http://p:9090', timeout: .inf}\n",
+            "prometheus.default.timeout",
+            id="timeout",
+        ),
+    ],
+)
+def test_settings_refuse_durations_that_are_not_finite_or_too_long(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match=f"handrail.yaml:\\d+:\\d+: {problem}: "):
+        load_settings(_write(tmp_path, text), environ={})
+
+
+def test_settings_take_durations_up_to_the_maximum(tmp_path: Path) -> None:
+    text = "engine:\n  minuteSeconds: 3600\nsafety:\n  cooldownMinutes: 527040\napi:\n  sessionHours: 8784\n"
+    settings = load_settings(_write(tmp_path, text), environ={})
+    assert (settings.engine.minute_seconds, settings.safety.cooldown_minutes, settings.api.session_hours) == (
+        3600,
+        527040,
+        8784,
+    )

@@ -25,7 +25,7 @@ from handrail.notify.pagerduty import PagerDutyNotifierConfig
 from handrail.notify.slack import SlackNotifierConfig
 from handrail.notify.webhook import WebhookNotifierConfig
 from handrail.runbook.load import validation_problems
-from handrail.runbook.model import RateLimit, StrictModel
+from handrail.runbook.model import Duration, Hours, Minutes, RateLimit, StrictModel
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath, read_document
 from handrail.sql import DatabaseConnection
@@ -43,13 +43,15 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = Path("handrail.yaml")
+MAX_MINUTE_SECONDS = 3600.0
+"""`engine.minuteSeconds` at most: an hour per runbook minute keeps the longest escalation within the timers' range."""
 _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class EngineSettings(StrictModel):
     """How the incident engine runs."""
 
-    minute_seconds: float = Field(default=60.0, gt=0)
+    minute_seconds: Duration = Field(default=60.0, le=MAX_MINUTE_SECONDS)
     """How long a runbook minute lasts (`escalateAfterMinutes`); shorten it for tests and game days."""
     worker_concurrency: int = Field(default=1000, gt=0)
     """Incidents one worker carries at once. An incident waiting for a person holds its slot (DBOS counts a
@@ -57,12 +59,12 @@ class EngineSettings(StrictModel):
     assessment_concurrency: int = Field(default=8, gt=0)
     """Assessments (and verifications) one worker runs at once; more incidents wait their turn before any of their
     diagnostics starts, so a storm never makes diagnostics time out for want of CPU (docs/benchmarks.md)."""
-    metric_poll_seconds: float = Field(default=60.0, ge=1)
+    metric_poll_seconds: Duration = Field(default=60.0, ge=1)
     """How often each `metric_threshold` trigger's query is checked."""
     executor_id: str | None = Field(default=None, min_length=1, max_length=128)
     """This worker's name in DBOS (its pending incidents are recovered under it); default `local`. Every worker
     on one database needs its own."""
-    takeover_after_seconds: float = Field(default=30.0, ge=1)
+    takeover_after_seconds: Duration = Field(default=30.0, ge=1)
     """A worker silent this long is presumed dead, and a live worker takes over its incidents (docs/deployment.md)."""
 
 
@@ -83,7 +85,7 @@ class AllowList(StrictModel):
 class SafetySettings(StrictModel):
     """Safety rails for every automated action; a runbook's `safety` overrides the first two."""
 
-    cooldown_minutes: float = Field(default=10.0, ge=0)
+    cooldown_minutes: Minutes = 10.0
     rate_limit: RateLimit = Field(default_factory=lambda: RateLimit.model_validate({"actions": 3, "perMinutes": 10}))
     allow: AllowList = Field(default_factory=AllowList)
 
@@ -105,12 +107,12 @@ class ApiSettings(StrictModel):
     """Whoever triggered an incident by hand cannot approve its actions."""
     console_url: str | None = None
     """The URL people reach Handrail at, for links in notifications (default: the server's own address)."""
-    reload_interval: float = Field(default=5.0, gt=0)
+    reload_interval: Duration = 5.0
     """Seconds between looks at the runbook folder for changes."""
     session_secret: SecretStr | None = None
     """The key that signs console session cookies; set it (from `${ENV}`) when several API processes serve one
     console or sessions should outlive a restart. Without it each process makes its own at start."""
-    session_hours: float = Field(default=12.0, gt=0)
+    session_hours: Hours = 12.0
     """How long a console login lasts."""
 
 
@@ -144,7 +146,7 @@ class Settings(StrictModel):
     """How to reach the cluster for restart_service, scale_up and rollback (kubeconfig or in-cluster)."""
     """Cache connections by name, for `flush_cache` (redis://, rediss://, memcached://)."""
     """Database connections by name, for `database_query` (and later `run_script` SQL)."""
-    assessment_deadline: float = Field(default=120.0, gt=0)
+    assessment_deadline: Duration = 120.0
     """Seconds the whole assessment may take, whatever the steps' own timeouts."""
     database: str = "sqlite:///handrail.db"
     """Where incidents and the engine's workflows live: SQLite by default, a postgresql:// URL in production."""
