@@ -162,3 +162,8 @@ def test_url_keeps_the_configured_origin_whatever_the_value(url: str) -> None:
     rendered = httpx.URL(render_url(url, _context("evil.example:1@169.254.169.254/x")))
     origin = (rendered.scheme, rendered.host, rendered.port, rendered.userinfo)
     assert origin == ("http", "svc", httpx.URL(url).port, b"")
+
+
+def test_url_template_may_hold_any_literal_character_before_a_placeholder() -> None:
+    url = render_url("http://svc/\ue000/{{ labels.v }}", _context("x"))
+    assert url == "http://svc/\ue000/x"

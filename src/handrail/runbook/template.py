@@ -160,11 +160,13 @@ def url_placeholder_problem(template: Template) -> tuple[int, str] | None:
     The origin is everything before the first `/`, `?` or `#` after `scheme://` (RFC 3986 §3.2), read from
     the literal text alone: a value cannot end it or add an `@` or `:`, because every value is percent-encoded.
     """
-    skeleton = "".join(_HOLE if isinstance(part, Placeholder) else part for part in template.parts)
-    holes = [index for index, char in enumerate(skeleton) if char == _HOLE]
-    placeholders = template.placeholders
+    skeleton, holes = "", []
+    for part in template.parts:
+        if isinstance(part, Placeholder):
+            holes.append((len(skeleton), part))
+        skeleton += _HOLE if isinstance(part, Placeholder) else part
     scheme_end = skeleton.find("://")
-    if scheme_end < 0 or _HOLE in skeleton[:scheme_end]:
+    if scheme_end < 0 or any(index < scheme_end for index, _ in holes):
         authority_start, authority_end = len(skeleton), len(skeleton)
     else:
         authority_start = scheme_end + 3
@@ -174,7 +176,7 @@ def url_placeholder_problem(template: Template) -> tuple[int, str] | None:
     host_start = authority_start + authority.rfind("@") + 1
     closing = skeleton.rfind("]", host_start, authority_end)
     port_start = skeleton.rfind(":", max(host_start, closing), authority_end)
-    for index, placeholder in zip(holes, placeholders, strict=True):
+    for index, placeholder in holes:
         if index >= authority_end:
             return None
         if index < authority_start:
