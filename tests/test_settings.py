@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 
 from handrail.errors import SettingsError
+from handrail.redaction import redact
 from handrail.settings import load_settings
 
 
@@ -130,3 +132,14 @@ def test_settings_take_durations_up_to_the_maximum(tmp_path: Path) -> None:
         527040,
         8784,
     )
+
+
+def test_values_read_from_the_environment_are_redacted_from_then_on_except_names(tmp_path: Path) -> None:
+    token, worker = "t0ken-" + uuid.uuid4().hex, "worker-" + uuid.uuid4().hex
+    text = (
+        "engine:\n  executorId: '${HANDRAIL_EXECUTOR_ID}'\n"
+        "notifiers:\n  webhook: {url: 'https://hooks.example.com:8443/hook/${HOOK_TOKEN}'}\n"
+    )
+    load_settings(_write(tmp_path, text), environ={"HOOK_TOKEN": token, "HANDRAIL_EXECUTOR_ID": worker})
+    echoed = f"POST https://hooks.example.com:8443/hook/{token} failed; no route /hook/{token}; by {worker}"
+    assert redact(echoed) == f"POST https://hooks.example.com:8443 failed; no route /hook/***; by {worker}"

@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = Path("handrail.yaml")
+_NOT_SECRET: frozenset[DocumentPath] = frozenset({("engine", "executorId")})
+"""Settings that may come from `${ENV}` but are names, not secrets: shown as they are (a worker on the timeline)."""
 MAX_MINUTE_SECONDS = 3600.0
 """`engine.minuteSeconds` at most: an hour per runbook minute keeps the longest escalation within the timers' range."""
 _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -176,12 +178,13 @@ def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None
     except RunbookError as exc:
         raise SettingsError(_format(exc.problems)) from None
     used: set[str] = set()
-    filled: list[str] = []
+    filled: list[tuple[DocumentPath, str, list[str]]] = []
     data = _interpolate(document, document.data, (), environ, used, filled)
     values = {environ[name]: name for name in used}
+    secret = [(text, names) for at, text, names in filled if at not in _NOT_SECRET]
     # before validation: a secret an error could quote is hidden everywhere from here on
-    redaction.register_secrets(values)
-    redaction.register_urls(text for text in filled if "://" in text)
+    redaction.register_secrets(environ[name] for _, names in secret for name in names)
+    redaction.register_urls(text for text, _ in secret if "://" in text)
     try:
         settings = Settings.model_validate(_paths(data))
     except ValidationError as exc:
@@ -247,16 +250,21 @@ def _with_environment_defaults(settings: Settings, environ: Mapping[str, str]) -
 
 
 def _interpolate(
-    document: Document, value: Any, at: DocumentPath, environ: Mapping[str, str], used: set[str], filled: list[str]
+    document: Document,
+    value: Any,
+    at: DocumentPath,
+    environ: Mapping[str, str],
+    used: set[str],
+    filled: list[tuple[DocumentPath, str, list[str]]],
 ) -> Any:
-    """`value` with `${NAME}` filled from `environ`; names read go to `used`, strings that read one to `filled`."""
+    """`value` with `${NAME}` filled from `environ`; names read go to `used`, and (place, text, names) to `filled`."""
     if isinstance(value, dict):
         return {key: _interpolate(document, item, (*at, key), environ, used, filled) for key, item in value.items()}
     if isinstance(value, list):
         return [_interpolate(document, item, (*at, index), environ, used, filled) for index, item in enumerate(value)]
     if not isinstance(value, str):
         return value
-    read = False
+    read: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
@@ -265,14 +273,13 @@ def _interpolate(
         if name not in environ:
             where = document.position(at)
             raise SettingsError(f"{document.path}:{where.line}:{where.column}: environment variable {name} is not set")
-        nonlocal read
         used.add(name)
-        read = True
+        read.append(name)
         return environ[name]
 
     result = _ENV_REFERENCE.sub(replace, value)
     if read:
-        filled.append(result)
+        filled.append((at, result, read))
     return result
 
 
