@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 
 from handrail.errors import SettingsError
+from handrail.redaction import redact
 from handrail.settings import load_settings
 
 
@@ -71,3 +73,73 @@ def test_unknown_setting_suggests_the_right_one(tmp_path: Path) -> None:
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError):
         load_settings(tmp_path / "nope.yaml", environ={})
+
+
+TOKEN = "pr0m-t0ken-7c1d9e"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param(
+            "prometheus:\n  default: {url: 'ftp://u:${PROM_TOKEN}@h/'}\n", "ftp://u:${PROM_TOKEN}@h/", id="url-pattern"
+        ),
+        pytest.param("api:\n  tokens: [{name: a, role: '${PROM_TOKEN}', sha256: x}]\n", "${PROM_TOKEN}", id="choice"),
+        pytest.param("assessmentDeadline: '${PROM_TOKEN}'\n", "${PROM_TOKEN}", id="number"),
+        pytest.param(
+            "notifiers:\n  webhook: {url: 'https://h/${PROM_TOKEN}', timeout: '${PROM_TOKEN}'}\n",
+            "${PROM_TOKEN}",
+            id="duration",
+        ),
+    ],
+)
+def test_settings_errors_never_print_a_value_read_from_the_environment(
+    tmp_path: Path, text: str, shown: str | None
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_write(tmp_path, text), environ={"PROM_TOKEN": TOKEN})
+    message = str(caught.value)
+    assert TOKEN not in message
+    assert shown is None or shown in message, message
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("engine:\n  minuteSeconds: .inf\n", "engine.minuteSeconds", id="minute-infinite"),
+        pytest.param("engine:\n  minuteSeconds: 1e308\n", "engine.minuteSeconds", id="minute-huge"),
+        pytest.param("assessmentDeadline: .inf\n", "assessmentDeadline", id="deadline-infinite"),
+        pytest.param("engine:\n  takeoverAfterSeconds: 1e308\n", "engine.takeoverAfterSeconds", id="takeover-huge"),
+        pytest.param("safety:\n  cooldownMinutes: .inf\n", "safety.cooldownMinutes", id="cooldown-infinite"),
+        pytest.param("api:\n  sessionHours: 1e308\n", "api.sessionHours", id="session-huge"),
+        pytest.param(
+            "prometheus:\n  default: {url: 'http://p:9090', timeout: .inf}\n",
+            "prometheus.default.timeout",
+            id="timeout",
+        ),
+    ],
+)
+def test_settings_refuse_durations_that_are_not_finite_or_too_long(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match=f"handrail.yaml:\\d+:\\d+: {problem}: "):
+        load_settings(_write(tmp_path, text), environ={})
+
+
+def test_settings_take_durations_up_to_the_maximum(tmp_path: Path) -> None:
+    text = "engine:\n  minuteSeconds: 3600\nsafety:\n  cooldownMinutes: 527040\napi:\n  sessionHours: 8784\n"
+    settings = load_settings(_write(tmp_path, text), environ={})
+    assert (settings.engine.minute_seconds, settings.safety.cooldown_minutes, settings.api.session_hours) == (
+        3600,
+        527040,
+        8784,
+    )
+
+
+def test_values_read_from_the_environment_are_redacted_from_then_on_except_names(tmp_path: Path) -> None:
+    token, worker = "t0ken-" + uuid.uuid4().hex, "worker-" + uuid.uuid4().hex
+    text = (
+        "engine:\n  executorId: '${HANDRAIL_EXECUTOR_ID}'\n"
+        "notifiers:\n  webhook: {url: 'https://hooks.example.com:8443/hook/${HOOK_TOKEN}'}\n"
+    )
+    load_settings(_write(tmp_path, text), environ={"HOOK_TOKEN": token, "HANDRAIL_EXECUTOR_ID": worker})
+    echoed = f"POST https://hooks.example.com:8443/hook/{token} failed; no route /hook/{token}; by {worker}"
+    assert redact(echoed) == f"POST https://hooks.example.com:8443 failed; no route /hook/***; by {worker}"

@@ -1,7 +1,9 @@
 """Settings from handrail.yaml: the one place that reads configuration files and the environment.
 
 Strings may say `${ENV_VAR}` (and `$${` for a literal `${`), so secrets stay in the environment;
-they are held as `SecretStr` and never printed, logged or stored.
+they are held as `SecretStr` and never printed, logged or stored. Every value read from `${ENV}`,
+every `SecretStr` and every URL that holds one is registered with `handrail.redaction` when the
+settings load, and an error about the file quotes it as written (`${ENV_VAR}`), never its value.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError
 
-from handrail import safety
+from handrail import redaction, safety
 from handrail.actions.flush_cache import CacheConnection
 from handrail.actions.kubernetes import KubernetesConnection
 from handrail.diagnostics.base import HttpConnection
@@ -24,7 +26,7 @@ from handrail.notify.pagerduty import PagerDutyNotifierConfig
 from handrail.notify.slack import SlackNotifierConfig
 from handrail.notify.webhook import WebhookNotifierConfig
 from handrail.runbook.load import validation_problems
-from handrail.runbook.model import RateLimit, StrictModel
+from handrail.runbook.model import Duration, Hours, Minutes, RateLimit, StrictModel
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath, read_document
 from handrail.sql import DatabaseConnection
@@ -42,13 +44,17 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = Path("handrail.yaml")
+_NOT_SECRET: frozenset[DocumentPath] = frozenset({("engine", "executorId")})
+"""Settings that may come from `${ENV}` but are names, not secrets: shown as they are (a worker on the timeline)."""
+MAX_MINUTE_SECONDS = 3600.0
+"""`engine.minuteSeconds` at most: an hour per runbook minute keeps the longest escalation within the timers' range."""
 _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class EngineSettings(StrictModel):
     """How the incident engine runs."""
 
-    minute_seconds: float = Field(default=60.0, gt=0)
+    minute_seconds: Duration = Field(default=60.0, le=MAX_MINUTE_SECONDS)
     """How long a runbook minute lasts (`escalateAfterMinutes`); shorten it for tests and game days."""
     worker_concurrency: int = Field(default=1000, gt=0)
     """Incidents one worker carries at once. An incident waiting for a person holds its slot (DBOS counts a
@@ -56,12 +62,12 @@ class EngineSettings(StrictModel):
     assessment_concurrency: int = Field(default=8, gt=0)
     """Assessments (and verifications) one worker runs at once; more incidents wait their turn before any of their
     diagnostics starts, so a storm never makes diagnostics time out for want of CPU (docs/benchmarks.md)."""
-    metric_poll_seconds: float = Field(default=60.0, ge=1)
+    metric_poll_seconds: Duration = Field(default=60.0, ge=1)
     """How often each `metric_threshold` trigger's query is checked."""
     executor_id: str | None = Field(default=None, min_length=1, max_length=128)
     """This worker's name in DBOS (its pending incidents are recovered under it); default `local`. Every worker
     on one database needs its own."""
-    takeover_after_seconds: float = Field(default=30.0, ge=1)
+    takeover_after_seconds: Duration = Field(default=30.0, ge=1)
     """A worker silent this long is presumed dead, and a live worker takes over its incidents (docs/deployment.md)."""
 
 
@@ -82,7 +88,7 @@ class AllowList(StrictModel):
 class SafetySettings(StrictModel):
     """Safety rails for every automated action; a runbook's `safety` overrides the first two."""
 
-    cooldown_minutes: float = Field(default=10.0, ge=0)
+    cooldown_minutes: Minutes = 10.0
     rate_limit: RateLimit = Field(default_factory=lambda: RateLimit.model_validate({"actions": 3, "perMinutes": 10}))
     allow: AllowList = Field(default_factory=AllowList)
 
@@ -104,12 +110,12 @@ class ApiSettings(StrictModel):
     """Whoever opened an incident, by any route (API, alert webhook, Slack, CLI), cannot approve or reject it."""
     console_url: str | None = None
     """The URL people reach Handrail at, for links in notifications (default: the server's own address)."""
-    reload_interval: float = Field(default=5.0, gt=0)
+    reload_interval: Duration = 5.0
     """Seconds between looks at the runbook folder for changes."""
     session_secret: SecretStr | None = None
     """The key that signs console session cookies; set it (from `${ENV}`) when several API processes serve one
     console or sessions should outlive a restart. Without it each process makes its own at start."""
-    session_hours: float = Field(default=12.0, gt=0)
+    session_hours: Hours = 12.0
     """How long a console login lasts."""
     limits: InputLimits = Field(default_factory=InputLimits)
     """How large request bodies, alerts, labels, annotations, notes and reasons may be (docs/security.md)."""
@@ -145,7 +151,7 @@ class Settings(StrictModel):
     """How to reach the cluster for restart_service, scale_up and rollback (kubeconfig or in-cluster)."""
     """Cache connections by name, for `flush_cache` (redis://, rediss://, memcached://)."""
     """Database connections by name, for `database_query` (and later `run_script` SQL)."""
-    assessment_deadline: float = Field(default=120.0, gt=0)
+    assessment_deadline: Duration = 120.0
     """Seconds the whole assessment may take, whatever the steps' own timeouts."""
     database: str = "sqlite:///handrail.db"
     """Where incidents and the engine's workflows live: SQLite by default, a postgresql:// URL in production."""
@@ -175,16 +181,46 @@ def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None
     except RunbookError as exc:
         raise SettingsError(_format(exc.problems)) from None
     used: set[str] = set()
-    data = _interpolate(document, document.data, (), environ, used)
+    filled: list[tuple[DocumentPath, str, list[str]]] = []
+    data = _interpolate(document, document.data, (), environ, used, filled)
+    values = {environ[name]: name for name in used}
+    secret = [(text, names) for at, text, names in filled if at not in _NOT_SECRET]
+    # before validation: a secret an error could quote is hidden everywhere from here on
+    redaction.register_secrets(environ[name] for _, names in secret for name in names)
+    redaction.register_urls(text for text, _ in secret if "://" in text)
     try:
         settings = Settings.model_validate(_paths(data))
     except ValidationError as exc:
-        raise SettingsError(_format(validation_problems(exc, document, model=Settings))) from None
+        # `validation_problems` quotes values as the file writes them; custom validators' messages may not
+        raise SettingsError(_unquote(_format(validation_problems(exc, document, model=Settings)), values)) from None
+    # a URL written out in the file (a database, a cache) holds a secret only through `${ENV}`, registered above
+    redaction.register_secrets(value for value in _secret_values(settings) if "://" not in value)
     base = path.resolve().parent
     update = {"runbooks": base / settings.runbooks, "database": _anchor_sqlite(settings.database, base)}
     settings = _with_environment_defaults(settings.model_copy(update=update), environ)
     settings._environment_names = frozenset(used)
     return settings
+
+
+def _secret_values(value: object) -> list[str]:
+    """Every `SecretStr` inside a settings model (a token written into the file is a secret too)."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):
+        return [secret for name in type(value).model_fields for secret in _secret_values(getattr(value, name))]
+    if isinstance(value, dict):
+        return [secret for item in value.values() for secret in _secret_values(item)]
+    if isinstance(value, list | tuple):
+        return [secret for item in value for secret in _secret_values(item)]
+    return []
+
+
+def _unquote(message: str, values: Mapping[str, str]) -> str:
+    """`message` with every value read from `${ENV}` put back as the reference that read it."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= redaction.MIN_SECRET_LENGTH:
+            message = message.replace(value, f"${{{values[value]}}}")
+    return message
 
 
 def _anchor_sqlite(url: str, base: Path) -> str:
@@ -216,13 +252,22 @@ def _with_environment_defaults(settings: Settings, environ: Mapping[str, str]) -
     return settings.model_copy(update=update) if update else settings
 
 
-def _interpolate(document: Document, value: Any, at: DocumentPath, environ: Mapping[str, str], used: set[str]) -> Any:
+def _interpolate(
+    document: Document,
+    value: Any,
+    at: DocumentPath,
+    environ: Mapping[str, str],
+    used: set[str],
+    filled: list[tuple[DocumentPath, str, list[str]]],
+) -> Any:
+    """`value` with `${NAME}` filled from `environ`; names read go to `used`, and (place, text, names) to `filled`."""
     if isinstance(value, dict):
-        return {key: _interpolate(document, item, (*at, key), environ, used) for key, item in value.items()}
+        return {key: _interpolate(document, item, (*at, key), environ, used, filled) for key, item in value.items()}
     if isinstance(value, list):
-        return [_interpolate(document, item, (*at, index), environ, used) for index, item in enumerate(value)]
+        return [_interpolate(document, item, (*at, index), environ, used, filled) for index, item in enumerate(value)]
     if not isinstance(value, str):
         return value
+    read: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
@@ -232,9 +277,13 @@ def _interpolate(document: Document, value: Any, at: DocumentPath, environ: Mapp
             where = document.position(at)
             raise SettingsError(f"{document.path}:{where.line}:{where.column}: environment variable {name} is not set")
         used.add(name)
+        read.append(name)
         return environ[name]
 
-    return _ENV_REFERENCE.sub(replace, value)
+    result = _ENV_REFERENCE.sub(replace, value)
+    if read:
+        filled.append((at, result, read))
+    return result
 
 
 def _format(problems: list[Problem]) -> str:

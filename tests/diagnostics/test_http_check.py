@@ -305,6 +305,12 @@ async def test_http_check_probe_renders_header_values_from_labels(probe: HttpChe
             id="header-injection",
         ),
         pytest.param(
+            {"url": "http://{{ labels.host }}:1/"}, {"host": "169.254.169.254"}, "in the URL's host", id="host-label"
+        ),
+        pytest.param(
+            {"url": "http://127.0.0.1:{{ labels.port }}/"}, {"port": "1"}, "in the URL's port", id="port-label"
+        ),
+        pytest.param(
             {"url": "http://127.0.0.1:1/", "bodyMatches": "(unclosed"}, {}, "not a valid RE2 pattern", id="bad-regex"
         ),
         pytest.param(

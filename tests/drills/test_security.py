@@ -105,6 +105,8 @@ def test_every_route_refuses_a_caller_without_credentials(tmp_path: Path) -> Non
 # -- secrets --------------------------------------------------------------------------------------
 
 SECRET = "hrs3cret" + uuid.uuid4().hex[:24]  # 32 letters and digits: a valid PagerDuty routing key too
+PATH_SECRET = "hrp4th" + uuid.uuid4().hex[:24]
+"""The webhook's URL path: a secret of its own, so no other secret's redaction hides it by chance."""
 RUNBOOK = """\
 id: payments
 name: Payments
@@ -135,13 +137,21 @@ diagnostics:
     interpret: {{healthy: "value == 1"}}
 decisionTree:
   - condition: "diagnostics.state.status == 'critical'"
-    then: [page, fix]
+    then: [page, tell, fix]
     description: broken
 remediations:
   - id: page
     name: Page
     description: page the on-call
     type: escalate
+  - id: tell
+    name: Tell
+    description: the webhook (whose URL path is the secret) echoes its path back in its error
+    type: automated
+    continueOnFailure: true
+    action:
+      type: notify
+      config: {{message: "fixing the state file", channel: "#ops"}}
   - id: fix
     name: Fix
     description: writes ok into the state file
@@ -168,7 +178,7 @@ def _settings(prometheus: HttpServer, webhook: HttpServer, slack: SlackServer, p
         f"prometheus:\n  default: {{url: '{prometheus.url('/prom')}', bearerToken: '${{HR_PROMETHEUS_TOKEN}}'}}\n"
         f"databases:\n  main: {{url: '{database}'}}\n"
         "notifiers:\n  log: true\n"
-        f"  webhook:\n    url: '{webhook.url('/hook')}'\n    timeout: 2s\n"
+        f"  webhook:\n    url: '{webhook.url('/hook/')}${{HR_HOOK_PATH}}'\n    timeout: 2s\n"
         "    headers: {Authorization: 'Bearer ${HR_HOOK_TOKEN}'}\n    secret: '${HR_HOOK_SECRET}'\n"
         "  slack:\n    botToken: '${HR_SLACK_TOKEN}'\n    signingSecret: '${HR_SLACK_SIGNING}'\n"
         f"    apiUrl: '{slack.api_url}'\n    timeout: 2s\n"
@@ -183,6 +193,7 @@ ENVIRON = {
     "HR_SESSION_SECRET": SECRET,
     "HR_HOOK_TOKEN": SECRET,
     "HR_HOOK_SECRET": SECRET,
+    "HR_HOOK_PATH": PATH_SECRET,
     "HR_SLACK_TOKEN": f"xoxb-{SECRET}",
     "HR_SLACK_SIGNING": SECRET,
     "HR_PAGERDUTY_KEY": SECRET,
@@ -221,7 +232,9 @@ def test_secrets_never_reach_logs_timeline_database_or_api(tmp_path: Path, caplo
     echo = f"<html>502 Bad Gateway; upstream saw Authorization: Bearer {SECRET}</html>"
     with (
         HttpServer({"/prom/api/v1/query": Route(502, echo)}) as prometheus,
-        HttpServer({"/hook": Route(503, f"bad credentials: Bearer {SECRET} / {SECRET}")}) as webhook,
+        HttpServer(
+            {f"/hook/{PATH_SECRET}": Route(503, f"bad credentials: Bearer {SECRET} / {SECRET}", echo_target=True)}
+        ) as webhook,
         SlackServer(token=f"xoxb-{SECRET}") as slack,
         PagerDutyServer() as pagerduty,
     ):
@@ -274,13 +287,24 @@ def test_secrets_never_reach_logs_timeline_database_or_api(tmp_path: Path, caplo
     assert "answered HTTP 503 Service Unavailable: bad credentials: *** / ***" in log
     diagnostics = {e.message.split(":")[0]: e.message for e in world.events(incident.id, "diagnostic")}
     assert "upstream saw Authorization: Bearer ***</html>" in diagnostics["Pool"]
+    assert webhook.requests[0].path == f"/hook/{PATH_SECRET}"
+    tell = [e.message for e in world.events(incident.id, "action") if e.message.startswith("tell: failed")]
+    assert tell == [
+        f"tell: failed — not delivered to #ops: webhook http://127.0.0.1:{webhook.port} answered HTTP 503 Service"
+        " Unavailable: bad credentials: *** / *** (for ***)"
+    ]
     assert "(postgresql+psycopg://postgres:***@127.0.0.1:5432/handrail_no_such_db)" in diagnostics["Database"]
     # ... and appears nowhere: not in the worker's log, any row, any answer, or this process's log.
-    assert SECRET not in log
-    assert SECRET not in _every_row(database)
-    assert [a for a in answers if SECRET in a] == []
-    assert SECRET not in caplog.text
-    assert SECRET not in " ".join(f"{e.message} {json.dumps(e.data)}" for e in world.events(incident.id))
+    rows, timeline = (
+        _every_row(database),
+        " ".join(f"{e.message} {json.dumps(e.data)}" for e in world.events(incident.id)),
+    )
+    for secret in (SECRET, PATH_SECRET):
+        assert secret not in log
+        assert secret not in rows
+        assert [a for a in answers if secret in a] == []
+        assert secret not in caplog.text
+        assert secret not in timeline
     pages = [a.split(" {")[0] for a in answers if a.startswith("/")]
     assert len(pages) >= 15
     assert all(page.endswith(" 200") for page in pages), pages  # read with content, console pages included

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import re2
 from hypothesis import example, given
+from hypothesis import strategies as st
 
 from handrail.errors import TemplateError
 from handrail.runbook.template import render_argv, render_promql, render_shell, render_sql, render_url
@@ -147,6 +148,34 @@ def test_url_values_stay_one_path_segment_on_the_same_host(value: str) -> None:
     assert segments[:2] == ["", "health"]
     assert segments[3:] == ["status"]
     assert unquote(segments[2], errors="surrogatepass") == value
+
+
+URL_TEXT = st.text(alphabet="hs:/?#@[]%.:0123456789ptx\\", max_size=24)
+URL_START = st.tuples(st.sampled_from(["http://", "https://", "http://u:p@", "http://[::1]", ""]), URL_TEXT).map(
+    "".join
+)
+
+
+@fuzz_settings(200)
+@given(before=URL_START, after=URL_TEXT, value=values)
+@example(before="http://", after=":8080/check", value="169.254.169.254")
+@example(before="http://svc", after="/", value=".evil.example")
+@example(before="http://svc:", after="/", value="1@evil")
+def test_a_url_template_that_renders_goes_where_its_own_text_says_whatever_the_value(
+    before: str, after: str, value: str
+) -> None:
+    template = f"{before}{{{{ labels.v }}}}{after}"
+    try:
+        rendered = httpx.URL(render_url(template, _context(value)))
+        plain = httpx.URL(render_url(template, _context("x")))
+    except (TemplateError, httpx.InvalidURL):
+        return  # refused, or not a URL whatever the value: either way no request goes anywhere
+    assert (rendered.scheme, rendered.userinfo, rendered.host, rendered.port) == (
+        plain.scheme,
+        plain.userinfo,
+        plain.host,
+        plain.port,
+    )
 
 
 @fuzz_settings(100)

@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, get_args
 
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from handrail.actions import ACTION_PARAMS
+from handrail.diagnostics import DIAGNOSTIC_PARAMS
 from handrail.lint import lint_file, lint_paths
+from handrail.runbook.template import UrlTemplateField
 
 TINY = """\
 id: tiny
@@ -91,3 +99,41 @@ def test_every_problem_in_a_file_is_reported_not_just_the_first(tmp_path: Path) 
     text = TINY.replace("then: [page]", "then: [pag]").replace("diagnostics.up.high", "diagnostics.upp.high")
     codes = sorted(p.code for p in lint_file(_write(tmp_path, "tiny.yaml", text)).problems)
     assert codes == ["HR203", "HR302", "HR302", "HR401"]
+
+
+def _model_fields(model: type[BaseModel]) -> Iterator[tuple[str, FieldInfo]]:
+    """(dotted name, field) of every field of `model` and of the models inside it."""
+    for name, info in model.model_fields.items():
+        yield name, info
+        for inner in _models_in(info.annotation):
+            for inner_name, inner_info in _model_fields(inner):
+                yield f"{name}.{inner_name}", inner_info
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for argument in get_args(annotation):
+        yield from _models_in(argument)
+
+
+def test_every_url_in_a_diagnostic_or_action_config_is_marked_as_a_url_template() -> None:
+    models = {**DIAGNOSTIC_PARAMS, **ACTION_PARAMS}
+    urls = {
+        f"{kind}.{name}": any(isinstance(item, UrlTemplateField) for item in info.metadata)
+        for kind, model in models.items()
+        for name, info in _model_fields(model)
+        if name.rpartition(".")[2] == "url" or name.endswith("_url")
+    }
+    assert urls == {"http_check.urls.url": True}
+
+
+def test_lint_reports_a_placeholder_in_a_url_host_at_its_column(tmp_path: Path) -> None:
+    text = TINY.replace(
+        "type: prometheus_query\n    config: {query: up}",
+        'type: http_check\n    config: {urls: [{name: a, url: "https://{{ labels.host }}/x"}]}',
+    ).replace("derive:\n      pct: value * 100\n      high: pct > 90\n", "derive: {high: '!all_healthy'}\n")
+    result = lint_file(_write(tmp_path, "tiny.yaml", text))
+
+    assert [(p.code, p.position.line, p.position.column) for p in result.problems] == [("HR320", 12, 45)]
+    assert "{{ labels.host }} is in the URL's host" in result.problems[0].message

@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from pydantic import SecretStr, ValidationError
 
 from handrail.errors import NotifyError
 from handrail.notify import Notification, Notifier, WebhookNotifier, WebhookNotifierConfig
+from handrail.redaction import register_secrets
 from support.servers import HttpServer, Route, refused_port, silent_port
 
 pytestmark = pytest.mark.timeout(30)
@@ -278,6 +280,21 @@ async def test_webhook_notifier_never_shows_its_secret_or_auth_headers() -> None
     for secret in (SECRET, "hook-t0ken-5678", "c00kie-v4lue-9", "T0KEN-IN-PATH", "q5ery-t0ken"):
         assert secret not in message
     assert "***" in message
+
+
+async def test_webhook_notifier_never_shows_a_secret_path_the_receiver_echoes() -> None:
+    path = "/hook/p4th-s3cret-9f8e7d"
+    with HttpServer({path: Route(status=404, body="no such hook", echo_target=True)}) as server:
+        message = await failure(webhook(server.url(path)))
+    assert message == f"webhook http://127.0.0.1:{server.port} answered HTTP 404 Not Found: no such hook (for ***)"
+
+
+async def test_webhook_notifier_hides_every_registered_secret_the_receiver_echoes() -> None:
+    secret = "r3gistered-" + uuid.uuid4().hex
+    register_secrets([secret])  # as load_settings does for each value handrail.yaml reads from ${ENV}
+    with HttpServer({"/hook": Route(status=500, body=f"upstream token {secret} refused")}) as server:
+        message = await failure(webhook(server.url("/hook")))
+    assert message.endswith("upstream token *** refused")
 
 
 async def test_webhook_notifier_error_hides_userinfo_in_the_url() -> None:

@@ -148,3 +148,43 @@ def test_url_values_are_percent_encoded(value: str) -> None:
     assert "/" not in tail
     assert "?" not in tail
     assert '"' not in tail
+
+
+@pytest.mark.parametrize(
+    ("url", "part"),
+    [
+        pytest.param("{{ labels.v }}://svc/health", "scheme", id="scheme"),
+        pytest.param("http://{{ labels.v }}@svc/health", "userinfo", id="user"),
+        pytest.param("http://user:{{ labels.v }}@svc/health", "userinfo", id="password"),
+        pytest.param("http://{{ labels.v }}:8080/check", "host", id="host"),
+        pytest.param("http://svc{{ labels.v }}/check", "host", id="host-suffix"),
+        pytest.param("http://[{{ labels.v }}]/check", "host", id="ipv6-host"),
+        pytest.param("http://svc:{{ labels.v }}/check", "port", id="port"),
+        pytest.param("http://[::1]:{{ labels.v }}/check", "port", id="ipv6-port"),
+        pytest.param("http://{{ labels.v }}", "host", id="no-path"),
+    ],
+)
+def test_url_refuses_a_placeholder_that_would_choose_where_the_request_goes(url: str, part: str) -> None:
+    with pytest.raises(TemplateError, match=f"in the URL's {part}"):
+        render_url(url, _context("169.254.169.254"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://svc/{{ labels.v }}", id="path"),
+        pytest.param("http://svc:8080/a/{{ labels.v }}/b", id="path-after-port"),
+        pytest.param("http://svc?q={{ labels.v }}", id="query-without-path"),
+        pytest.param("http://svc/a?q={{ labels.v }}&r={{ labels.v }}", id="query"),
+        pytest.param("http://svc#{{ labels.v }}", id="fragment"),
+    ],
+)
+def test_url_keeps_the_configured_origin_whatever_the_value(url: str) -> None:
+    rendered = httpx.URL(render_url(url, _context("evil.example:1@169.254.169.254/x")))
+    origin = (rendered.scheme, rendered.host, rendered.port, rendered.userinfo)
+    assert origin == ("http", "svc", httpx.URL(url).port, b"")
+
+
+def test_url_template_may_hold_any_literal_character_before_a_placeholder() -> None:
+    url = render_url("http://svc/\ue000/{{ labels.v }}", _context("x"))
+    assert url == "http://svc/\ue000/x"

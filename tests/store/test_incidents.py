@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from handrail.redaction import register_secrets, register_urls
 from handrail.store import ActionStatus, IncidentState, NewIncident, SqlIncidentStore, create_engine
 from handrail.store.incidents import plain_json
 from support.engine import postgres_database
@@ -156,3 +158,35 @@ def test_last_event_id_is_the_newest_timeline_event() -> None:
     store.open_or_join(new("INC-1"))
     store.record("INC-1", "note", "one")
     assert store.last_event_id("INC-1") == store.timeline("INC-1")[-1].id
+
+
+def test_no_registered_secret_reaches_the_timeline_or_action_runs(store: SqlIncidentStore) -> None:
+    secret = "st0re-" + uuid.uuid4().hex
+    url = f"https://hooks.example.com/hook/{secret}"
+    register_secrets([secret])
+    register_urls([url])
+    store.open_or_join(new("INC-1"))
+    store.record("INC-1", "notification", f"POST {url}: 404 for /hook/{secret}", data={"echo": [secret]})
+    store.record_intent(
+        "INC-1:tell:1",
+        incident_id="INC-1",
+        remediation_id="tell",
+        attempt=1,
+        action_type="notify",
+        description=f"notify {secret}",
+    )
+    store.finish_action("INC-1:tell:1", ActionStatus.FAILED, f"refused {secret}", f"output {secret}")
+
+    event = store.timeline("INC-1")[-1]
+    run = store.action_run("INC-1:tell:1")
+    assert event.message == "POST https://hooks.example.com: 404 for /hook/***"
+    assert event.data == {"echo": ["***"]}
+    assert (run.description, run.message, run.output) == ("notify ***", "refused ***", "output ***")
+    with store.engine.connect() as connection:
+        rows = [
+            repr(row)
+            for table in ("handrail_timeline", "handrail_action_runs")
+            for row in connection.execute(sa.text(f"SELECT * FROM {table}"))
+        ]
+    assert len(rows) == 3
+    assert [row for row in rows if secret in row] == []

@@ -51,6 +51,8 @@ class Route:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     """Seconds to wait before answering (cut short when the server stops)."""
+    echo_target: bool = False
+    """Append the request target to the body, as many servers' error pages do (secrets in the URL included)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if owner._stopping.wait(route.delay):
                     return  # the server is stopping: drop the connection instead of answering
         body = route.body.encode() if isinstance(route.body, str) else route.body
+        if route.echo_target:
+            body += f" (for {self.path})".encode()
         self.send_response(route.status)
         for name, value in route.headers.items():
             self.send_header(name, value)

@@ -26,7 +26,7 @@ from handrail import __version__
 from handrail.diagnostics.base import Observation, ProbeContext, ProbeParams
 from handrail.errors import ProbeError, TemplateError
 from handrail.runbook.model import StrictModel
-from handrail.runbook.template import render_text, render_url
+from handrail.runbook.template import TemplateUrl, render_text, render_url
 
 __all__ = ["HttpCheckParams", "HttpCheckProbe", "HttpEndpoint"]
 
@@ -42,7 +42,7 @@ class HttpEndpoint(StrictModel):
     """One endpoint: healthy when it answers with an expected status (and body, if asked)."""
 
     name: str = Field(min_length=1)
-    url: str = Field(pattern=r"^https?://")
+    url: TemplateUrl
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     expect_status: int | list[int] = 200
     body_contains: str | None = None

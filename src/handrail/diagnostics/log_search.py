@@ -48,6 +48,7 @@ from pydantic import Field, model_validator
 from handrail import __version__
 from handrail.diagnostics.base import HttpConnection, Observation, ProbeContext, ProbeParams
 from handrail.errors import ProbeError, TemplateError
+from handrail.redaction import redact
 from handrail.runbook.model import Duration
 from handrail.runbook.template import render_promql, render_text
 
@@ -535,6 +536,4 @@ def _redact(message: str, connection: HttpConnection) -> str:
     userinfo = _USERINFO.match(connection.url)
     if userinfo:
         secrets.append(userinfo.group(0)[len(userinfo.group(1)) : -1])
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
+    return redact(message, secrets)

@@ -22,6 +22,7 @@ import httpx
 
 from handrail.diagnostics.base import HttpConnection, Observation, ProbeContext, ProbeParams
 from handrail.errors import ProbeError, TemplateError
+from handrail.redaction import redact
 from handrail.runbook.model import Duration
 from handrail.runbook.template import render_promql
 
@@ -331,6 +332,4 @@ def _redact(message: str, connection: HttpConnection) -> str:
     userinfo = _USERINFO.match(connection.url)
     if userinfo:
         secrets.append(userinfo.group(0)[len(userinfo.group(1)) : -1])
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
+    return redact(message, secrets)

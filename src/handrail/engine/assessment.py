@@ -25,6 +25,7 @@ from handrail.diagnostics import DIAGNOSTIC_PARAMS
 from handrail.diagnostics.base import Probe, ProbeContext
 from handrail.errors import ExpressionError, ProbeError
 from handrail.expression import holds, parse
+from handrail.redaction import redact
 from handrail.runbook.model import Diagnostic, Runbook
 
 __all__ = [
@@ -278,7 +279,7 @@ async def _observe(
         async with asyncio.timeout(diagnostic.timeout):
             observation = await probe.observe(params, context)
     except ProbeError as exc:
-        return _failed(diagnostic, str(exc), elapsed())
+        return _failed(diagnostic, redact(str(exc)), elapsed())
     except TimeoutError:
         return _failed(diagnostic, f"timed out after {diagnostic.timeout:g}s", elapsed())
     except Exception as exc:  # a bug in a probe must not take the assessment down

@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator
 from handrail.errors import NotifyError
 from handrail.notify._http import one_line, read_head, snippet
 from handrail.notify.base import Notification
+from handrail.redaction import redact
 from handrail.runbook.model import Duration, StrictModel
 
 __all__ = [
@@ -224,9 +225,7 @@ class PagerDutyNotifier:
         """`message` without any routing key or URL credentials, in case PagerDuty or a proxy echoed them."""
         secrets = [key.get_secret_value() for key in self._keys.values()]
         secrets += [self._url.password or "", self._url.query.decode("ascii", "replace")]
-        for secret in sorted(filter(None, secrets), key=len, reverse=True):
-            message = message.replace(secret, "***")
-        return message
+        return redact(message, secrets)
 
 
 def _routing_name(target: str) -> str | None:

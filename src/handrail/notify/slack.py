@@ -32,6 +32,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from handrail.errors import NotifyError
 from handrail.notify.base import Notification
 from handrail.notify.slack_blocks import event_line, incident_message, view_from_notification
+from handrail.redaction import redact
 from handrail.runbook.model import Duration, StrictModel
 
 __all__ = ["DEFAULT_API_URL", "InMemoryMessageRefs", "MessageRefs", "SlackNotifier", "SlackNotifierConfig"]
@@ -286,6 +287,7 @@ class SlackNotifier:
     def _redact(self, message: str) -> str:
         for secret in self._secrets:
             message = message.replace(secret, "[redacted]")
+        message = redact(message)
         return message if len(message) <= _SNIPPET else message[:_SNIPPET] + "…"
 
 

@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr
 from handrail.errors import NotifyError
 from handrail.notify._http import one_line, read_head, snippet
 from handrail.notify.base import Notification
+from handrail.redaction import redact
 from handrail.runbook.model import Duration, StrictModel
 
 __all__ = [
@@ -172,9 +173,10 @@ class WebhookNotifier:
         if self._secret is not None:
             secrets.append(self._secret.get_secret_value())
         secrets += [self._url.password or "", self._url.query.decode("ascii", "replace")]
-        for secret in sorted(filter(None, secrets), key=len, reverse=True):
-            message = message.replace(secret, "***")
-        return message
+        path = self._url.raw_path.decode("ascii", "replace").partition("?")[0]
+        if path not in ("", "/"):  # webhook URLs often carry their token in the path
+            secrets += [str(self._url), path]
+        return redact(message, secrets)
 
 
 def _body(notification: Notification, now: float) -> bytes:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from handrail.errors import RunbookError
-from handrail.runbook.model import Runbook
+from handrail.runbook.model import MAX_DURATION_DAYS, MAX_DURATION_SECONDS, Runbook
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath, read_document
 
@@ -42,6 +42,7 @@ def load_runbook_file(path: Path | str, *, display: str | None = None) -> Loaded
     return LoadedRunbook(shown, document, runbook, ())
 
 
+_DURATION_LIMITS = (MAX_DURATION_SECONDS, MAX_DURATION_SECONDS / 60, MAX_DURATION_SECONDS / 3600)
 _EXPECTED = {
     "string_type": "a string",
     "int_type": "a whole number",
@@ -70,6 +71,7 @@ def validation_problems(
         loc = _document_loc(item["loc"])
         at = (*prefix, *loc)
         kind = item["type"]
+        item = {**item, "input": _as_written(document, at, item.get("input"))}
         where = format_path(at)
         if kind == "missing" and loc in renamed:
             continue  # reported once, as the unknown key that was meant to be this field
@@ -95,6 +97,19 @@ def validation_problems(
         else:
             problems.append(_problem(document, at, "HR105", f"{where}: {_rule_message(item)}"))
     return problems
+
+
+def _as_written(document: Document, at: DocumentPath, value: object) -> object:
+    """The value at `at` as the file writes it (settings: `${TOKEN}`, not the secret it read); else `value`."""
+    if at not in document.values:
+        return value
+    current = document.data
+    for part in at:
+        try:
+            current = current[part]
+        except (KeyError, IndexError, TypeError):
+            return value
+    return current
 
 
 def _misspelt_required_fields(items: Sequence[Any], model: type[BaseModel]) -> set[tuple[str | int, ...]]:
@@ -127,6 +142,10 @@ def _rule_message(item: Any) -> str:
         return f"{_show(item['input'])} does not match the pattern {ctx.get('pattern')}"
     if kind == "value_error":
         return str(ctx.get("error", item["msg"]))
+    if kind == "finite_number":
+        return f"{_show(item['input'])} is not a finite number; a duration is at most {MAX_DURATION_DAYS} days"
+    if kind == "less_than_equal" and ctx.get("le") in _DURATION_LIMITS:
+        return f"{_show(item['input'])} is longer than {MAX_DURATION_DAYS} days, the longest duration allowed"
     if kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
         return "must not be empty"
     return str(item["msg"])

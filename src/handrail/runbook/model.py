@@ -17,12 +17,16 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "ACTION_TYPES",
     "DIAGNOSTIC_TYPES",
+    "MAX_DURATION_DAYS",
+    "MAX_DURATION_SECONDS",
     "Action",
     "Decision",
     "Diagnostic",
     "Duration",
     "Escalation",
+    "Hours",
     "Interpret",
+    "Minutes",
     "RateLimit",
     "Remediation",
     "Runbook",
@@ -62,21 +66,39 @@ def parse_duration(value: object) -> object:
     return value
 
 
+MAX_DURATION_DAYS = 366
+"""The longest duration anything takes, in runbooks and settings: a year (and a day). Longer is a mistake, and an
+infinite or huge one (`.inf`, `1e308`) overflows the timers that wait for it, leaving an incident stuck (#13)."""
+MAX_DURATION_SECONDS = MAX_DURATION_DAYS * 86400.0
+
+
+def _finite_up_to(limit: float) -> Any:
+    """The one bound every duration shares: a finite number, at most `MAX_DURATION_DAYS` in its unit."""
+    return Field(allow_inf_nan=False, le=limit)
+
+
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     Field(gt=0),
+    _finite_up_to(MAX_DURATION_SECONDS),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_SECONDS},
                 {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)\s*$"},
             ],
-            "description": "seconds, or a duration like 500ms, 30s, 5m, 2h, 1d",
+            "description": f"seconds, or a duration like 500ms, 30s, 5m, 2h, 1d; at most {MAX_DURATION_DAYS} days",
         }
     ),
 ]
-"""A positive number of seconds, written as a number or as `500ms 30s 5m 2h 1d`."""
+"""A positive number of seconds, written as a number or as `500ms 30s 5m 2h 1d`; at most `MAX_DURATION_DAYS`."""
+
+Minutes = Annotated[float, Field(ge=0), _finite_up_to(MAX_DURATION_SECONDS / 60)]
+"""A number of minutes (`escalateAfterMinutes`, `cooldownMinutes`): finite, at most `MAX_DURATION_DAYS` days."""
+
+Hours = Annotated[float, Field(gt=0), _finite_up_to(MAX_DURATION_SECONDS / 3600)]
+"""A positive number of hours, finite, at most `MAX_DURATION_DAYS` days."""
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=128)]
@@ -191,20 +213,20 @@ class Escalation(StrictModel):
 
     primary: Text
     secondary: str | None = None
-    escalate_after_minutes: Annotated[float, Field(gt=0)] = 30.0
+    escalate_after_minutes: Annotated[Minutes, Field(gt=0)] = 30.0
 
 
 class RateLimit(StrictModel):
     """At most `actions` automated actions per `perMinutes` for one service, across all incidents."""
 
     actions: int = Field(gt=0)
-    per_minutes: Annotated[float, Field(gt=0)]
+    per_minutes: Annotated[Minutes, Field(gt=0)]
 
 
 class Safety(StrictModel):
     """Safety rails for this runbook's automated actions (each unset one falls back to the settings)."""
 
-    cooldown_minutes: Annotated[float, Field(ge=0)] | None = None
+    cooldown_minutes: Minutes | None = None
     """The same action on the same target does not run again within this many minutes (0 turns it off)."""
     rate_limit: RateLimit | None = None
 

@@ -84,6 +84,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "HR311": (_E, "a database_query controls the transaction or the session (BEGIN, COMMIT, SET, ...)"),
     "HR312": (_E, "a database_query writes files or runs programs on the server (COPY, INTO OUTFILE)"),
     "HR313": (_E, "a database_query does not start with a reading keyword (SELECT, WITH, SHOW, ...)"),
+    "HR320": (_E, "a placeholder in a URL's scheme, userinfo, host or port: an alert label would choose where it goes"),
     # HR4xx: warnings
     "HR401": (_W, "a remediation that no decision references"),
     "HR402": (_W, "no decision can fire when every diagnostic errors"),

@@ -10,7 +10,9 @@ script as it is. Each renderer knows the syntax it writes into:
 - argv lists: the value is one argument, as it is (no shell ever parses it).
 - SQL: the value becomes a bind parameter; inside a quoted literal: refused.
 - URLs: the value is percent-encoded, `/` included, and `.`/`..` too, so it stays one path
-  segment; so a label can never choose the host.
+  segment or query value; and a placeholder in the scheme, userinfo, host or port is refused
+  (`url_placeholder_problem`, which `handrail lint` reports as HR320), so a label can never
+  choose where a request goes. Config fields that are URL templates say so with `TemplateUrl`.
 
 The text between the braces is an expression (docs/expressions.md), usually a label path.
 """
@@ -21,9 +23,11 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import quote
 
 import re2
+from pydantic import Field
 
 from handrail.errors import ExpressionError, TemplateError
 from handrail.expression import Expression, parse
@@ -32,6 +36,8 @@ __all__ = [
     "ShellScript",
     "SqlStatement",
     "Template",
+    "TemplateUrl",
+    "UrlTemplateField",
     "has_placeholders",
     "parse_template",
     "render_argv",
@@ -41,6 +47,7 @@ __all__ = [
     "render_text",
     "render_url",
     "sql_skeleton",
+    "url_placeholder_problem",
 ]
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -137,8 +144,65 @@ def render_text(source: str, context: Mapping[str, object]) -> str:
     return _render(source, context, lambda _, value, __: value)
 
 
+class UrlTemplateField:
+    """Marks a config field as a URL template: lint finds it by this mark, `render_url` renders it."""
+
+
+TemplateUrl = Annotated[str, Field(pattern=r"^https?://"), UrlTemplateField()]
+"""An http(s) URL in a runbook config whose path and query may hold `{{ ... }}`, and nothing before them may."""
+
+_HOLE = "\ue000"
+"""Stands for a placeholder while a URL template's literal structure is read (a private-use character)."""
+
+
+def url_placeholder_problem(template: Template) -> tuple[int, str] | None:
+    """(column, why) for the first placeholder in the scheme, userinfo, host or port of a URL template, or None.
+
+    The origin is everything before the first `/`, `?` or `#` after `scheme://` (RFC 3986 §3.2), read from
+    the literal text alone: a value cannot end it or add an `@` or `:`, because every value is percent-encoded.
+    """
+    skeleton, holes = "", []
+    for part in template.parts:
+        if isinstance(part, Placeholder):
+            holes.append((len(skeleton), part))
+        skeleton += _HOLE if isinstance(part, Placeholder) else part
+    scheme_end = skeleton.find("://")
+    if scheme_end < 0 or any(index < scheme_end for index, _ in holes):
+        authority_start, authority_end = len(skeleton), len(skeleton)
+    else:
+        authority_start = scheme_end + 3
+        ends = [i for i in (skeleton.find(c, authority_start) for c in "/?#") if i >= 0]
+        authority_end = min(ends, default=len(skeleton))
+    authority = skeleton[authority_start:authority_end]
+    host_start = authority_start + authority.rfind("@") + 1
+    closing = skeleton.rfind("]", host_start, authority_end)
+    port_start = skeleton.rfind(":", max(host_start, closing), authority_end)
+    for index, placeholder in holes:
+        if index >= authority_end:
+            return None
+        if index < authority_start:
+            where = "scheme"
+        elif index < host_start:
+            where = "userinfo"
+        elif 0 <= port_start < index:
+            where = "port"
+        else:
+            where = "host"
+        return placeholder.column, (
+            f"{{{{ {placeholder.expression.source} }}}} is in the URL's {where}: alert labels may fill path segments"
+            " and query values only, never choose where a request goes; write the scheme, host and port out"
+        )
+    return None
+
+
 def render_url(source: str, context: Mapping[str, object]) -> str:
-    """A URL: every inserted value percent-encoded, so it cannot add a path, query or host."""
+    """A URL: every inserted value percent-encoded, so it cannot add a path, query or host.
+
+    A placeholder in the scheme, userinfo, host or port is refused (`TemplateError`) before any value is read.
+    """
+    problem = url_placeholder_problem(parse_template(source))
+    if problem is not None:
+        raise TemplateError(f"column {problem[0]}: {problem[1]}")
     return _render(source, context, lambda _, value, __: _url_value(value))
 
 

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 
+from handrail.redaction import redact
 from handrail.store.reconnect import reconnecting
 from handrail.store.records import (
     ActionRun,
@@ -466,16 +467,18 @@ def _trigger_message(new: NewIncident) -> str:
 
 
 def plain_json(value: Any) -> Any:
-    """`value` as JSON can hold it: NaN and infinities become null, anything unknown its text."""
+    """`value` as JSON can hold it: NaN and infinities become null, anything unknown its text; no secret in it."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if value is None or isinstance(value, bool | int | str):
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, Mapping):
         return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain_json(v) for v in value]
-    return str(value)
+    return redact(str(value))
 
 
 def _incident(row: Any) -> IncidentRecord:

@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from handrail.redaction import redact
+
 __all__ = [
     "ACTION_RUNS",
     "API_TOKENS",
@@ -54,16 +56,17 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
 
 class _StorableText:
-    """Text every backend takes: NUL, which PostgreSQL refuses in text, is stored as U+FFFD.
+    """Text every backend takes, and no secret: NUL, which PostgreSQL refuses in text, is stored as U+FFFD.
 
     Alert labels, people and the output of probes and actions all end up here; before this, on
     PostgreSQL one NUL was a 500 from the API and an exception out of the engine's step that wrote it
-    (#9 fuzzing, tests/fuzz/test_store_text.py). Lookups go through the same replacement, so they
-    still find what was stored.
+    (#9 fuzzing, tests/fuzz/test_store_text.py). Every configured secret is redacted on the way in
+    (`handrail.redaction`: a server that echoed one into an error must not put it in the timeline).
+    Lookups go through the same replacements, so they still find what was stored.
     """
 
     def _storable(self, value: str | None) -> str | None:
-        return value.replace("\x00", "\ufffd") if value is not None else None
+        return redact(value.replace("\x00", "\ufffd")) if value is not None else None
 
 
 class StoredText(_StorableText, sa.TypeDecorator[str]):
