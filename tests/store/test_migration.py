@@ -87,7 +87,7 @@ def start_together(root: Path, url: str) -> list[str]:
                         break
                     time.sleep(0.1)
                 else:
-                    os.killpg(process.pid, signal.SIGTERM)
+                    os.killpg(process.pid, signal.SIGKILL)  # ready is all this test asks of it
             elif process.wait(timeout=60) != 0:
                 failed.append(f"{kind} exited {process.returncode}:\n{log.read_text(errors='replace')}")
         finally:
@@ -113,6 +113,7 @@ def version_rows(url: str) -> tuple[list[str], list[int]]:
     return ours, theirs
 
 
+@pytest.mark.timeout(300)  # two rounds of six Python processes starting at once on a shared 2-core machine
 @pytest.mark.parametrize(
     "database", [pytest.param(sqlite_database, id="sqlite"), pytest.param(postgres_database, id="postgres")]
 )
