@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from handrail.process import (
+    MARKER,
     ProcessResult,
     ProcessStartError,
     ProcessTimeoutError,
@@ -19,7 +20,7 @@ from handrail.process import (
     run_process,
     withhold_environment,
 )
-from support.processes import is_running, live_members, wait_for_lines
+from support.processes import ESCAPE, is_running, live_members, wait_for_lines, wait_until_gone
 
 pytestmark = [
     # an unclosed subprocess transport or pipe shows up as one of these
@@ -182,6 +183,46 @@ async def test_run_process_leaves_no_leftover_when_the_command_exits_by_itself(t
     pgid, child = await wait_for_lines(pids, 2)
     assert not is_running(child)
     assert live_members(pgid) == []
+
+
+# -- descendants that left the group -------------------------------------------------------
+
+
+@pytest.mark.parametrize("way_out", ["exit", "timeout", "cancelled"])
+async def test_run_process_ends_a_descendant_that_left_the_process_group(tmp_path: Path, way_out: str) -> None:
+    pids, touched = tmp_path / "pids", tmp_path / "touched"
+    escape = ESCAPE.format(touched=touched, pids=pids)
+    if way_out == "exit":
+        assert (await run(sh(escape + "exit 0"))).exit_code == 0
+    elif way_out == "timeout":
+        with pytest.raises(ProcessTimeoutError):
+            await run(sh(escape + "sleep 60"), timeout=1.0)
+    else:
+        task = asyncio.create_task(run(sh(escape + "sleep 60"), timeout=30))
+        await wait_for_lines(pids, 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    (escaped,) = await wait_for_lines(pids, 1)
+    await wait_until_gone(escaped)
+    assert not touched.exists()
+
+
+async def test_run_process_marks_each_run_apart_and_leaves_other_runs_alone(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    other = asyncio.create_task(run(sh(f"echo $$ > {pids}; sleep 60"), timeout=30))
+    try:
+        (running,) = await wait_for_lines(pids, 1)
+        first, second = (await run(sh(f"echo ${MARKER}"))), (await run(sh(f"echo ${MARKER}")))
+        assert is_running(running)  # another run's end did not touch it
+        markers = {first.stdout.text.strip(), second.stdout.text.strip()}
+        assert len(markers) == 2
+        assert all(len(marker) == 32 for marker in markers)
+        assert MARKER not in os.environ  # Handrail itself is never marked
+    finally:
+        other.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await other
 
 
 # -- cannot start -------------------------------------------------------------------------

@@ -54,8 +54,8 @@ logger = logging.getLogger(__name__)
 def open_store(settings: Settings, *, reconnect_within: float | None = 15.0) -> SqlIncidentStore:
     """The store on the configured database, migrated to the current schema (ours and DBOS's)."""
     store = SqlIncidentStore(create_engine(settings.database), reconnect_within=reconnect_within)
-    store.migrate()
-    DBOS.migrate(settings.database)
+    # one lock for both schemas: processes starting together on a fresh database take turns (#13)
+    store.migrate(alongside=lambda: DBOS.migrate(settings.database))
     return store
 
 

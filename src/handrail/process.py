@@ -10,6 +10,12 @@
 - the program runs in a new session (its own process group). On timeout or cancellation the whole
   group gets SIGTERM, then SIGKILL after `kill_grace`, and the program is reaped; when the program
   exits by itself, whatever it left running in its group is ended the same way;
+- every descendant ends when the run ends, also one that left the group (`setsid`, a double
+  fork): each run's environment carries a marker of its own (`HANDRAIL_STEP=<random>`), which
+  descendants inherit, and once the group is gone every process whose `/proc/<pid>/environ` holds
+  it gets SIGKILL, scan after scan until none is left. A process that drops or rewrites that
+  variable (`env -i`), or whose environment Handrail may not read (another user, setuid), is
+  beyond it (docs/security.md);
 - it returns once the program has exited, even when a background process that left the group
   still holds the pipes open.
 
@@ -24,14 +30,17 @@ import asyncio
 import codecs
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "KILL_GRACE",
+    "MARKER",
     "MAX_OUTPUT",
     "CapturedOutput",
     "ProcessError",
@@ -48,9 +57,16 @@ MAX_OUTPUT = 64 * 1024
 """Bytes of stdout (and of stderr) kept by default; the rest is read and dropped."""
 KILL_GRACE = 2.0
 """Seconds between SIGTERM and SIGKILL when the process group has to go."""
+MARKER = "HANDRAIL_STEP"
+"""The environment variable whose value (random, one per run) marks every descendant of one run."""
 _EXIT_GRACE = 1.0
 """After the group is gone, how long to wait for end-of-file (a process that left the group may hold the pipes)."""
 _POLL = 0.02
+_SECOND_LOOKS = 25
+"""How many more scans a process born during the run with an empty environment gets (2 ms apart)."""
+_PF_KTHREAD = 0x00200000
+_RESERVED_PIDS = 300
+"""Linux hands out pids below this only before the first wrap (kernel/pid.c)."""
 _PROC = Path("/proc")
 _withheld: frozenset[str] = frozenset()
 
@@ -139,20 +155,36 @@ async def run_process(
     if any("\0" in part for part in [*argv, *extra, *extra.values()]):
         raise ProcessStartError("an argument or environment value contains a NUL byte")
     loop = asyncio.get_running_loop()
-    try:
-        transport, protocol = await loop.subprocess_exec(
+    token = secrets.token_hex(16)
+    since = _pid_clock()  # before the start: every descendant gets a pid handed out after this
+    environment = {k: v for k, v in os.environ.items() if k not in _withheld} | extra | {MARKER: token}
+    marker = f"{MARKER}={token}".encode()
+    starting = asyncio.ensure_future(
+        loop.subprocess_exec(
             lambda: _Protocol(max_output),
             *argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env={**{k: v for k, v in os.environ.items() if k not in _withheld}, **extra},
+            env=environment,
             start_new_session=True,
         )
+    )
+    try:
+        # shielded: cancelled mid-start, asyncio would wait for the pipes to close (a background
+        # child can hold them for ever) and never end the group
+        transport, protocol = await asyncio.shield(starting)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ProcessStartError(f"cannot start {argv[0]!r}: {reason}") from exc
+    except asyncio.CancelledError:
+        # all it started carries the marker already; a start not yet begun never begins, and one
+        # under way completes once the pipes close
+        _end_marked(marker, since)
+        starting.cancel()
+        starting.add_done_callback(_close_started)
+        raise
     timed_out = False
     try:
         try:
@@ -164,7 +196,10 @@ async def run_process(
         # On every way out (exit, timeout, cancellation) nothing of the program's group survives,
         # and the pipes are closed even if a process that left the group still holds them.
         try:
-            await _end_group(transport.get_pid(), protocol, kill_grace)
+            try:
+                await _end_group(transport.get_pid(), protocol, kill_grace)
+            finally:
+                _end_marked(marker, since)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_EXIT_GRACE):
                     await protocol.closed.wait()
@@ -176,6 +211,12 @@ async def run_process(
     returncode = transport.get_returncode()
     assert returncode is not None
     return ProcessResult(returncode, stdout, stderr)
+
+
+def _close_started(starting: asyncio.Future[tuple[asyncio.SubprocessTransport, _Protocol]]) -> None:
+    """Close the transport of a start that completed after its run was cancelled."""
+    if not starting.cancelled() and starting.exception() is None:
+        starting.result()[0].close()
 
 
 def describe_exit(exit_code: int) -> str:
@@ -291,3 +332,93 @@ def _group_alive(pgid: int) -> bool:
         if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
             return True
     return False
+
+
+def _end_marked(marker: bytes, since: tuple[int, int] | None) -> None:
+    """SIGKILL every process whose environment holds `marker`, until a scan finds none left alive.
+
+    These are the run's descendants that left its process group. Only processes whose pid was
+    handed out since the run started are looked at (`since`, from `_pid_clock`; all of them when
+    that is unknown). Synchronous, so a second cancellation cannot interrupt it. A process already
+    sent SIGKILL cannot fork again, so each scan finds only what was born during the one before.
+    A process in the middle of `execve` shows an empty environment for a moment: one born since
+    the run started with an empty environment is looked at again, briefly.
+    """
+    if not _PROC.is_dir():
+        return
+    entry = b"\0" + marker + b"\0"
+    killed: set[tuple[int, bytes]] = set()
+    second_looks = 0
+    while True:
+        found, unsure = _marked(entry, _born_since(since))
+        fresh = [process for process in found if process not in killed]
+        for pid, _ in fresh:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        killed.update(fresh)
+        if fresh:
+            continue
+        if not unsure or second_looks >= _SECOND_LOOKS:
+            return
+        second_looks += 1
+        time.sleep(_POLL / 10)
+
+
+def _marked(entry: bytes, born: Callable[[int], bool]) -> tuple[list[tuple[int, bytes]], bool]:
+    """(pid, start time) of every live process born since the run started whose environment holds
+    `entry`, and whether one of those showed an empty environment (perhaps mid-`execve`)."""
+    own = os.getpid()
+    found, unsure = [], False
+    for name in os.listdir(_PROC):
+        if not name.isdigit() or not born(pid := int(name)) or pid == own:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as file:
+                environ = file.read()
+            marked = entry in b"\0" + environ + b"\0"
+            if not marked and environ:
+                continue
+            with open(f"/proc/{name}/stat", "rb") as file:
+                stat = file.read()
+        except OSError:  # gone, or not ours to read
+            continue
+        # pid (comm) state ppid pgrp session tty tpgid flags ... starttime (field 22): a pid reused
+        # later is another process
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) <= 19 or fields[0] in (b"Z", b"X"):
+            continue
+        if marked:
+            found.append((pid, fields[19]))
+        elif not int(fields[6]) & _PF_KTHREAD:
+            unsure = True
+    return found, unsure
+
+
+def _pid_clock() -> tuple[int, int] | None:
+    """The last pid handed out in this pid namespace and the forks since boot; None where unknown."""
+    try:
+        last = int((_PROC / "sys/kernel/ns_last_pid").read_bytes())
+        with open(_PROC / "stat", "rb") as file:
+            forks = next(int(line.split()[1]) for line in file if line.startswith(b"processes "))
+    except (OSError, ValueError, StopIteration):
+        return None
+    return last, forks
+
+
+def _born_since(since: tuple[int, int] | None) -> Callable[[int], bool]:
+    """Whether a pid was handed out after `since`: Linux hands pids out in turn, wrapping at pid_max.
+
+    When as many processes as there are pids may have been forked since (the count of forks is
+    the whole machine's, so it errs that way), every pid may be new.
+    """
+    now = _pid_clock()
+    try:
+        pid_max = int((_PROC / "sys/kernel/pid_max").read_bytes())
+    except (OSError, ValueError):
+        now = None
+    if since is None or now is None or now[1] - since[1] >= pid_max - _RESERVED_PIDS:
+        return lambda pid: True
+    first, last = since[0], now[0]
+    if first <= last:
+        return lambda pid: first < pid <= last
+    return lambda pid: pid > first or pid <= last  # wrapped around pid_max

@@ -19,7 +19,7 @@ from handrail.actions.base import ActionContext, ActionOutcome
 from handrail.actions.run_script import RunScriptAction, RunScriptParams
 from handrail.errors import ActionError
 from handrail.sql import DatabaseConnection
-from support.processes import live_members, wait_for_lines
+from support.processes import ESCAPE, live_members, wait_for_lines, wait_until_gone
 
 pytestmark = [
     pytest.mark.filterwarnings("error::ResourceWarning"),
@@ -128,6 +128,21 @@ async def test_run_script_action_kills_the_process_group_on_timeout(
     assert outcome == ActionOutcome(False, "timed out after 0.5s (process group killed)", "started\n")
     pgid, *_ = await wait_for_lines(pids, 3)
     assert live_members(pgid) == []
+
+
+@pytest.mark.parametrize("way_out", ["exit", "timeout"])
+@pytest.mark.parametrize("form", ["shell", "command"])
+async def test_run_script_action_ends_a_descendant_that_left_the_process_group(
+    action_for: Any, tmp_path: Path, way_out: str, form: str
+) -> None:
+    pids, touched = tmp_path / "pids", tmp_path / "touched"
+    script = ESCAPE.format(touched=touched, pids=pids) + ("echo done" if way_out == "exit" else "sleep 60")
+    config = {"shell": script} if form == "shell" else {"command": ["/bin/sh", "-c", script]}
+    outcome = await run(action_for(), **config, timeout="1s")
+    assert outcome.ok is (way_out == "exit")
+    (escaped,) = await wait_for_lines(pids, 1)
+    await wait_until_gone(escaped)
+    assert not touched.exists()
 
 
 HOSTILE = [

@@ -14,7 +14,7 @@ import pytest
 from handrail.diagnostics.base import ProbeContext
 from handrail.diagnostics.shell_command import ShellCommandParams, ShellCommandProbe
 from handrail.errors import ProbeError
-from support.processes import in_process_table, is_running, live_members, wait_for_lines
+from support.processes import ESCAPE, in_process_table, is_running, live_members, wait_for_lines, wait_until_gone
 
 pytestmark = [
     # an unclosed subprocess transport or pipe shows up as one of these
@@ -177,6 +177,20 @@ async def test_shell_command_probe_ends_what_the_command_left_running() -> None:
     (pid,) = observation.values["lines"]
     assert observation.values["exit_code"] == 0
     assert not is_running(int(pid))
+
+
+@pytest.mark.parametrize("way_out", ["exit", "timeout"])
+async def test_shell_command_probe_ends_a_descendant_that_left_the_process_group(tmp_path: Path, way_out: str) -> None:
+    pids, touched = tmp_path / "pids", tmp_path / "touched"
+    escape = ESCAPE.format(touched=touched, pids=pids)
+    if way_out == "exit":
+        assert (await observe(escape + "echo ok")).values["lines"] == ["ok"]
+    else:
+        with pytest.raises(ProbeError, match="timed out"):
+            await observe(escape + "sleep 60", timeout=1.0)
+    (escaped,) = await wait_for_lines(pids, 1)
+    await wait_until_gone(escaped)
+    assert not touched.exists()
 
 
 # -- hostile labels -----------------------------------------------------------------------

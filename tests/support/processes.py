@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-__all__ = ["in_process_table", "is_running", "live_members", "wait_for_lines"]
+__all__ = ["ESCAPE", "in_process_table", "is_running", "live_members", "wait_for_lines", "wait_until_gone"]
+
+
+# A careless command's detached leftover: out of the process group (setsid), it would touch {touched}
+# six seconds later; its pid goes to {pids}. Format it, then append what the command does next.
+ESCAPE = "setsid sh -c 'sleep 6; touch {touched}' >/dev/null 2>&1 & echo $! > {pids}; "
 
 
 def live_members(pgid: int) -> list[int]:
@@ -46,3 +51,9 @@ async def wait_for_lines(path: Path, count: int) -> list[int]:
                 return [int(line) for line in lines]
         await asyncio.sleep(0.01)
     raise AssertionError(f"{path} never got {count} lines")
+
+
+async def wait_until_gone(pid: int) -> None:
+    """Return once `pid` no longer runs (a zombie counts as gone); the test's own timeout bounds the wait."""
+    while is_running(pid):
+        await asyncio.sleep(0.05)

@@ -14,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 
 from handrail.redaction import redact
+from handrail.store.migration import migration_lock
 from handrail.store.reconnect import reconnecting
 from handrail.store.records import (
     ActionRun,
@@ -63,16 +64,20 @@ class SqlIncidentStore:
 
     # -- schema -------------------------------------------------------------------------------
 
-    def migrate(self, revision: str = "head") -> None:
-        """Create or upgrade our tables in place (Alembic); safe to run on every start."""
+    def migrate(self, revision: str = "head", *, alongside: Callable[[], None] | None = None) -> None:
+        """Create or upgrade our tables in place (Alembic), then `alongside` (DBOS's), under the migration lock.
+
+        Safe to run on every start, by any number of processes at once: they take turns
+        (store/migration.py), and each after the first finds the database already done.
+        """
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # processes starting together on an empty database take turns (the others then find it done)
-                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("handrail:migrate"))))
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        with migration_lock(self.engine):
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+            if alongside is not None:
+                alongside()
 
     # -- incidents ----------------------------------------------------------------------------
 
