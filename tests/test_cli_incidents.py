@@ -19,9 +19,9 @@ ROOT = Path(__file__).parents[1]
 @pytest.fixture
 def world(tmp_path: Path) -> EngineWorld:
     (tmp_path / "gated.state").write_text("broken\n")
-    return EngineWorld.create(
-        tmp_path, f"sqlite:///{tmp_path / 'h.db'}", runbooks={"gated": runbook("gated", tmp_path, approval=True)}
-    )
+    # escalation far off (60 s): this is the responder's flow, and a loaded machine must not escalate it first
+    gated = runbook("gated", tmp_path, approval=True, escalate_after=300)
+    return EngineWorld.create(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", runbooks={"gated": gated})
 
 
 def handrail(world: EngineWorld, *args: str) -> subprocess.CompletedProcess[str]:

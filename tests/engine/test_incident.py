@@ -238,10 +238,11 @@ def test_crash_while_an_action_runs_is_never_run_again(world: EngineWorld) -> No
     worker = world.worker().start()
     incident = world.trigger("slow-action")
     world.wait(incident.id, lambda r: bool(effects(world, "slow-action")), what="the action to start")
-    worker.kill()  # the action's process group dies with the worker
+    worker.kill()  # the worker dies; the action's own process group may still finish its one run
     with world.worker():
         record = world.wait_state(incident.id, "escalated", timeout=40)
-    assert effects(world, "slow-action") == [f"start {incident.id}:fix:1"]  # started once, never again
+    starts = [line for line in effects(world, "slow-action") if line.startswith("start")]
+    assert starts == [f"start {incident.id}:fix:1"]  # started once, never again
     runs = world.service.store.action_runs(incident.id)
     assert [run.status for run in runs] == [ActionStatus.OUTCOME_UNKNOWN]
     assert record.escalated
