@@ -59,8 +59,9 @@ def open_store(settings: Settings, *, reconnect_within: float | None = 15.0) -> 
     return store
 
 
-def open_service(settings: Settings) -> IncidentService:
-    store = open_store(settings)
+def open_service(settings: Settings, store: SqlIncidentStore | None = None) -> IncidentService:
+    """The incident service on the configured database (on `store` when given)."""
+    store = store or open_store(settings)
     return IncidentService(
         store,
         DBOSClient(system_database_url=settings.database),
@@ -131,6 +132,7 @@ def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime
         console_url=settings.api.console_url,
         runbooks_folder=settings.runbooks,
         assessment_slots=asyncio.Semaphore(settings.engine.assessment_concurrency),
+        service=open_service(settings, store),
     )
 
 
@@ -147,7 +149,7 @@ def safety_policy(settings: Settings) -> SafetyPolicy:
 def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]:
     """The API's state; on a first start with no tokens anywhere, two new tokens (returned to print once)."""
     service = open_service(settings)
-    engine = service.store.engine
+    engine = service.store.engine  # the composition root: tokens live beside the incidents
     configured = [(t.name, t.role, t.sha256) for t in settings.api.tokens]
     tokens = TokenRegistry.load(engine, configured)
     generated: list[tuple[str, str]] = []

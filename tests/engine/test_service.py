@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -61,14 +62,14 @@ def service(**limits: int) -> IncidentService:
     ],
 )
 def test_input_past_its_limit_is_refused_before_the_store_sees_it(
-    call: Callable[[IncidentService], object], field: str
+    call: Callable[[IncidentService], Coroutine[Any, Any, object]], field: str
 ) -> None:
     with pytest.raises(InputLimitError) as caught:
-        call(service())
+        asyncio.run(call(service()))
     assert caught.value.field == field
     assert isinstance(caught.value, IncidentError)  # the CLI, the console and Slack already show these
 
 
 def test_raised_limits_let_a_longer_note_through_to_the_store() -> None:
     with pytest.raises(AssertionError, match="was reached"):
-        service(noteChars=20_000).note("INC-1", "n" * 15_000, actor="a")
+        asyncio.run(service(noteChars=20_000).note("INC-1", "n" * 15_000, actor="a"))

@@ -124,7 +124,7 @@ def _refuse(holder: CatalogHolder, labels: dict[str, str]) -> list[str]:
 
 
 @router.post("/alerts/alertmanager")
-def alertmanager(
+async def alertmanager(
     request: Request, payload: AlertmanagerPayload, identity: Annotated[Identity, Depends(require(ALERTMANAGER))]
 ) -> dict[str, Any]:
     state = state_of(request)
@@ -139,7 +139,7 @@ def alertmanager(
         key = alert.fingerprint or f"{payload.groupKey}|{sorted(alert.labels.items())}"
         if alert.status == "resolved":
             for runbook in runbooks_for(runbooks, alert.labels):
-                record = state.service.alert_resolved(f"{runbook.id}|{key}", source=identity.name)
+                record = await state.service.alert_resolved(f"{runbook.id}|{key}", source=identity.name)
                 if record is not None:
                     resolved.append(record.id)
             ALERTS.labels(result="resolved").inc()
@@ -155,7 +155,7 @@ def alertmanager(
             logger.info("no runbook for alert %s", alert.labels.get("alertname", "?"))
             continue
         for runbook in chosen:
-            record, was_opened = state.service.trigger(
+            record, was_opened = await state.service.trigger(
                 runbook,
                 trigger_type="alert",
                 triggered_by=identity.name,
