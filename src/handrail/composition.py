@@ -21,7 +21,7 @@ from handrail.actions.restart_service import RestartServiceAction
 from handrail.actions.rollback import RollbackAction
 from handrail.actions.run_script import RunScriptAction
 from handrail.actions.scale_up import ScaleUpAction
-from handrail.api.auth import TokenRegistry, new_token
+from handrail.api.auth import TokenRegistry, digest, new_token
 from handrail.api.state import ApiState, CatalogHolder
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
@@ -36,6 +36,7 @@ from handrail.safety import SafetyPolicy
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
 from handrail.store.message_refs import SqlMessageRefs
+from handrail.store.tokens import SqlApiTokens
 
 __all__ = [
     "create_actions",
@@ -149,19 +150,19 @@ def safety_policy(settings: Settings) -> SafetyPolicy:
 def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]:
     """The API's state; on a first start with no tokens anywhere, two new tokens (returned to print once)."""
     service = open_service(settings)
-    engine = service.store.engine  # the composition root: tokens live beside the incidents
+    stored = SqlApiTokens(service.store.engine)  # tokens live beside the incidents
     configured = [(t.name, t.role, t.sha256) for t in settings.api.tokens]
-    tokens = TokenRegistry.load(engine, configured)
+    tokens = TokenRegistry([*configured, *stored.all()])
     generated: list[tuple[str, str]] = []
     if tokens.empty:
         for name, role in (("admin", "admin"), ("alertmanager", "alertmanager")):
             token = new_token()
             try:
-                TokenRegistry.store(engine, name, role, token)
+                stored.add(name, role, digest(token))
             except sa.exc.IntegrityError:
                 continue  # another process made it first; its output has the token
             generated.append((name, token))
-        tokens = TokenRegistry.load(engine, configured)
+        tokens = TokenRegistry([*configured, *stored.all()])
     probes = create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases)
     return ApiState(settings, service, CatalogHolder.load(settings.runbooks), tokens, probes), generated
 

@@ -63,7 +63,7 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
     app.include_router(runbooks.router)
     app.include_router(slack.router)
     registry = metrics_registry(
-        state.service.store, state.service.queued_now, broken_files=lambda: len(state.catalog.broken)
+        state.service.figures_now, state.service.queued_now, broken_files=lambda: len(state.catalog.broken)
     )
 
     @app.get("/healthz", include_in_schema=False)

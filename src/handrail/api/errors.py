@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from handrail.engine.service import is_disconnect
 from handrail.errors import (
     CatalogError,
     FourEyesError,
@@ -26,7 +27,6 @@ from handrail.errors import (
     IncidentNotFoundError,
     InputLimitError,
 )
-from handrail.store.reconnect import is_disconnect
 
 __all__ = ["ApiError", "BodyTooLarge", "error_response", "install_error_handlers"]
 

@@ -19,7 +19,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,7 +39,9 @@ from handrail.limits import InputLimits
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import ActionRun, IncidentRecord, IncidentState, NewIncident, SqlIncidentStore, TimelineRecord
 from handrail.store.async_incidents import AsyncIncidentStore
+from handrail.store.figures import StoreFigures, store_figures
 from handrail.store.incidents import plain_json
+from handrail.store.reconnect import is_disconnect
 from handrail.store.schema import PERSON
 from handrail.store.sessions import SqlConsoleSessions
 
@@ -55,7 +57,9 @@ __all__ = [
     "IncidentState",
     "IncidentStory",
     "SqlConsoleSessions",
+    "StoreFigures",
     "TimelineRecord",
+    "is_disconnect",
     "new_incident_id",
     "plain_json",
 ]
@@ -250,6 +254,10 @@ class IncidentService:
     async def queue_depth(self) -> int:
         """Incident workflows enqueued and not yet picked up by a worker."""
         return await self.pool.run(self.queued_now)
+
+    def figures_now(self) -> StoreFigures:
+        """What `/metrics` reports from the database, blocking: for the metrics collector, on a pool thread."""
+        return store_figures(self.store.engine, since=datetime.now(UTC) - timedelta(hours=1))
 
     def queued_now(self) -> int:
         """`queue_depth`, blocking: for callers already on a pool thread (the metrics collector)."""
