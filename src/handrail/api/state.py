@@ -90,24 +90,17 @@ class CatalogHolder:
             return f"{where}; its triggers cannot be read either, so alerts meant for it count as unknown"
         return f"{where}; alerts that match it open no incident until it is fixed"
 
-    async def watch(
-        self, interval: float, stop: asyncio.Event, *, offload: Callable[..., Awaitable[Any]] | None = None
-    ) -> None:
+    async def watch(self, interval: float, stop: asyncio.Event, *, offload: Callable[..., Awaitable[Any]]) -> None:
         """Reload when a file in the folder changes (polling: works on every filesystem).
 
-        The scan and the reload read files: with `offload` (the service's pool) they run off the loop.
+        The scan and the reload read files: they run through `offload` (the service's pool), off the loop.
         """
-        run = offload or _inline
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except TimeoutError:
-                if await run(self.changed):
-                    await run(self.reload)
-
-
-async def _inline(function: Callable[[], Any]) -> Any:
-    return function()
+                if await offload(self.changed):
+                    await offload(self.reload)
 
 
 @dataclass
