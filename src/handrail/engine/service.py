@@ -59,9 +59,12 @@ __all__ = [
     "SqlConsoleSessions",
     "StoreFigures",
     "TimelineRecord",
+    "alert_dedup_key",
+    "dedup_key_for",
     "is_disconnect",
     "new_incident_id",
     "plain_json",
+    "threshold_dedup_key",
 ]
 
 DECISIONS: Mapping[str, str] = {
@@ -81,8 +84,18 @@ def new_incident_id() -> str:
 
 
 def dedup_key_for(runbook: Runbook, labels: Mapping[str, str]) -> str:
-    """The default dedup key: the runbook and the labels, so the same alert joins its open incident."""
+    """The default dedup key (a manual trigger without one): the runbook and the labels."""
     return f"{runbook.id}|{json.dumps(sorted(labels.items()))}"
+
+
+def alert_dedup_key(runbook_id: str, *, fingerprint: str, group_key: str, labels: Mapping[str, str]) -> str:
+    """An Alertmanager alert's key for one runbook: its fingerprint (or group key and labels without one)."""
+    return f"{runbook_id}|{fingerprint or f'{group_key}|{sorted(labels.items())}'}"
+
+
+def threshold_dedup_key(runbook_id: str, trigger_index: int) -> str:
+    """A metric_threshold trigger's key: one open incident per runbook and trigger, however long it stays high."""
+    return f"{runbook_id}|metric_threshold|{trigger_index}"
 
 
 @dataclass

@@ -20,6 +20,7 @@ from handrail.catalog import Catalog
 from handrail.diagnostics.base import ProbeContext
 from handrail.diagnostics.prometheus_query import PrometheusQueryParams
 from handrail.engine.runtime import current
+from handrail.engine.service import threshold_dedup_key
 from handrail.errors import ProbeError
 from handrail.runbook.model import Runbook
 
@@ -78,7 +79,7 @@ async def _crossings(tick: str) -> list[dict[str, Any]]:
                 found.append(
                     {
                         "runbook": runbook.model_dump(mode="json", by_alias=True, exclude_none=True),
-                        "dedup": f"{runbook.id}|metric_threshold|{index}",
+                        "dedup": threshold_dedup_key(runbook.id, index),
                         "value": value,
                         "threshold": trigger.threshold,
                         "tick": tick,
