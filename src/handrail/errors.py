@@ -11,8 +11,11 @@ The tree:
     ├── ActionError                     a remediation action could not be run (or described)
     ├── NotifyError                     a notification could not be delivered (it is retried)
     ├── IncidentError                   an incident command does not fit the incident (unknown id, wrong state)
-    │   ├── InputLimitError             a label, annotation, note or reason is larger than `api.limits` allows
-    │   └── FourEyesError               under `api.fourEyes`, whoever opened an incident tried to approve its actions
+    │   ├── IncidentNotFoundError       no incident has that id (API 404)
+    │   ├── IncidentConflictError       the command does not fit the incident's state or runbook (API 409)
+    │   ├── IncidentForbiddenError      this person may not do this to this incident (API 403)
+    │   │   └── FourEyesError           under `api.fourEyes`, whoever opened an incident tried to approve its actions
+    │   └── InputLimitError             a label, annotation, note or reason is larger than `api.limits` allows
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
     └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
@@ -38,7 +41,10 @@ __all__ = [
     "ExpressionSyntaxError",
     "FourEyesError",
     "HandrailError",
+    "IncidentConflictError",
     "IncidentError",
+    "IncidentForbiddenError",
+    "IncidentNotFoundError",
     "InputLimitError",
     "NotifyError",
     "ProbeError",
@@ -92,6 +98,18 @@ class IncidentError(HandrailError):
     """An incident command does not fit: unknown incident, unknown remediation, or the wrong state."""
 
 
+class IncidentNotFoundError(IncidentError):
+    """No incident has the id a command named."""
+
+
+class IncidentConflictError(IncidentError):
+    """The command does not fit the incident: its state, its runbook, its plan or an earlier decision."""
+
+
+class IncidentForbiddenError(IncidentError):
+    """The person may not do this to this incident, whatever their role."""
+
+
 class InputLimitError(IncidentError):
     """Something from outside is larger than its documented limit (`api.limits`); `field` says which."""
 
@@ -100,7 +118,7 @@ class InputLimitError(IncidentError):
         self.field = field
 
 
-class FourEyesError(IncidentError):
+class FourEyesError(IncidentForbiddenError):
     """Under `api.fourEyes`, the person who opened an incident tried to approve or reject its actions."""
 
 

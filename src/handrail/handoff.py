@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from handrail.store import ActionRun, IncidentRecord, TimelineRecord
+from handrail.engine.service import ActionRun, IncidentRecord, TimelineRecord
 
 __all__ = ["durations", "format_duration", "handoff_dict", "handoff_text", "printable"]
 

@@ -12,13 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handrail.actions.base import Action
 from handrail.diagnostics.base import Probe
 from handrail.notify.base import Notifier
 from handrail.safety import SafetyPolicy
 from handrail.store import SqlIncidentStore
+
+if TYPE_CHECKING:
+    from handrail.engine.service import IncidentService
 
 __all__ = ["EngineRuntime", "current", "install", "uninstall"]
 
@@ -40,6 +43,8 @@ class EngineRuntime:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     assessment_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
     """Assessments running at once in this process; the others wait before their diagnostics' clocks start."""
+    service: IncidentService | None = None
+    """The one door to incidents, for what opens them on a schedule (metric_threshold polling)."""
 
     def notifier(self, name: str) -> Notifier | None:
         return next((n for n in self.notifiers if n.name == name), None)
