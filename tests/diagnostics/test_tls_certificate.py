@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pytest
 
 from handrail.diagnostics.base import ProbeContext
 from handrail.diagnostics.tls_certificate import TlsCertificateParams, TlsCertificateProbe
+from handrail.engine import assess
 from handrail.errors import ProbeError
+from handrail.runbook.model import Runbook
 from support.certificates import CertificateAuthority, Leaf, self_signed
 from support.servers import HttpServer, HttpsServer, refused_port, server_threads, silent_port
 
@@ -244,6 +247,7 @@ async def test_tls_certificate_probe_raises_when_the_server_does_not_speak_tls()
         pytest.param("192.0.2.1", "is not host:port", id="ipv4-without-port"),
         pytest.param("[www.example.com]:443", "is not an IPv6 address", id="brackets-around-a-name"),
         pytest.param("[::1]", "is not host:port", id="ipv6-without-port"),
+        pytest.param("db.internal:22:443", "'db.internal:22:443' is not host:port", id="two-ports"),
     ],
 )
 async def test_tls_certificate_probe_raises_on_a_malformed_target(target: str, error: str) -> None:
@@ -257,31 +261,88 @@ async def test_tls_certificate_probe_parses_a_bracketed_ipv6_target() -> None:
         await TlsCertificateProbe().observe(_params(f"[::1]:{port}"), FAST)
 
 
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A port that takes TCP connections into its backlog, so a test can tell whether anyone connected."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        sock.setblocking(False)
+        yield sock
+
+
+def _nobody_connected(sock: socket.socket) -> bool:
+    try:
+        connection, _ = sock.accept()
+    except BlockingIOError:
+        return True
+    connection.close()
+    return False
+
+
 @pytest.mark.parametrize(
-    ("source", "labels", "error"),
+    ("target", "server_name", "error"),
     [
-        pytest.param("{{ labels.host }}:443", {"host": "db.internal:22"}, "db.internal:22:443", id="value-adds-a-port"),
-        pytest.param("{{ labels.host }}:443", {}, "has no value", id="missing-label"),
+        pytest.param(
+            "127.0.0.1:{{ labels.port }}",
+            None,
+            r"^target '127\.0\.0\.1:\{\{ labels\.port \}\}': column 11: .* is in the address's port",
+            id="port",
+        ),
+        pytest.param("{{ labels.host }}:{port}", None, r"^target .* is in the address's host", id="host"),
+        pytest.param(
+            "127.0.0.1:{port}",
+            "{{ labels.service }}.example.com",
+            r"^serverName .* is in the address's host",
+            id="server-name",
+        ),
     ],
 )
-async def test_tls_certificate_probe_renders_targets_then_parses_them_strictly(
-    source: str, labels: dict[str, str], error: str
+async def test_tls_certificate_probe_refuses_a_label_choosing_where_it_connects_without_connecting(
+    listener: socket.socket, target: str, server_name: str | None, error: str
 ) -> None:
-    context = ProbeContext(template={"labels": labels, "annotations": {}}, timeout=5.0)
+    # a runbook that skipped lint (HR320): the labels name a port that would take the connection
+    port = listener.getsockname()[1]
+    labels = {"host": "127.0.0.1", "port": str(port), "service": "payments"}
+    context = ProbeContext(template={"labels": labels, "annotations": {}}, timeout=1.0)
+    params = _params(target.replace("{port}", str(port)), server_name=server_name)
+
     with pytest.raises(ProbeError, match=error):
-        await TlsCertificateProbe().observe(_params(source), context)
+        await TlsCertificateProbe().observe(params, context)
+    assert _nobody_connected(listener)
 
 
-async def test_tls_certificate_probe_renders_the_target_and_server_name_from_labels(
-    authority: CertificateAuthority, tmp_path: Path
+async def test_tls_certificate_diagnostic_reads_error_when_a_label_would_choose_the_target(
+    listener: socket.socket,
 ) -> None:
-    leaf = authority.issue(tmp_path, dns_names=["payments.example.com"], ip_addresses=[])
-    with _serve(leaf) as server:
-        context = ProbeContext(
-            template={"labels": {"port": str(server.port), "service": "payments"}, "annotations": {}}, timeout=5.0
-        )
-        params = _params("127.0.0.1:{{ labels.port }}", server_name="{{ labels.service }}.example.com")
-        observation = await TlsCertificateProbe().observe(params, context)
+    port = listener.getsockname()[1]
+    runbook = Runbook.model_validate(
+        {
+            "id": "certs",
+            "name": "Certs",
+            "description": "d",
+            "severity": "P3",
+            "service": "s",
+            "triggers": [{"type": "manual"}],
+            "diagnostics": [
+                {
+                    "id": "cert",
+                    "name": "Cert",
+                    "description": "d",
+                    "type": "tls_certificate",
+                    "config": {"targets": ["{{ labels.instance }}"]},
+                    "interpret": {"critical": "expired", "healthy": "!expired"},
+                }
+            ],
+            "decisionTree": [{"otherwise": True, "then": ["page"], "description": "d"}],
+            "remediations": [{"id": "page", "name": "Page", "description": "d", "type": "escalate"}],
+            "escalation": {"primary": "#x"},
+        }
+    )
+    assessment = await assess(
+        runbook, probes={"tls_certificate": TlsCertificateProbe()}, labels={"instance": f"127.0.0.1:{port}"}
+    )
 
-    assert observation.values["hostname_ok"] is True
-    assert observation.message.startswith(f"127.0.0.1:{server.port} expires")
+    result = assessment.result("cert")
+    assert result is not None
+    assert result.status == "error"
+    assert "{{ labels.instance }} is in the address's host" in result.message
+    assert _nobody_connected(listener)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, get_args
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -10,7 +10,7 @@ from pydantic.fields import FieldInfo
 from handrail.actions import ACTION_PARAMS
 from handrail.diagnostics import DIAGNOSTIC_PARAMS
 from handrail.lint import lint_file, lint_paths
-from handrail.runbook.template import UrlTemplateField
+from handrail.runbook.template import AddressTemplateField, DestinationField, UrlTemplateField
 
 TINY = """\
 id: tiny
@@ -126,6 +126,49 @@ def test_every_url_in_a_diagnostic_or_action_config_is_marked_as_a_url_template(
         if name.rpartition(".")[2] == "url" or name.endswith("_url")
     }
     assert urls == {"http_check.urls.url": True}
+
+
+def _marks(annotation: Any, metadata: tuple[Any, ...] = ()) -> Iterator[DestinationField]:
+    """The destination marks on a field's annotation, inside `list[...]` and `... | None` too."""
+    if get_origin(annotation) is Annotated:
+        annotation, *extra = get_args(annotation)
+        metadata = (*metadata, *extra)
+    yield from (item for item in metadata if isinstance(item, DestinationField))
+    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        for argument in get_args(annotation):
+            yield from _marks(argument)
+
+
+def test_every_host_port_and_server_name_in_a_config_is_marked_as_an_address() -> None:
+    models = {**DIAGNOSTIC_PARAMS, **ACTION_PARAMS}
+    marks = {
+        f"{kind}.{name}": sorted(type(mark).__name__ for mark in _marks(info.annotation, tuple(info.metadata)))
+        for kind, model in models.items()
+        for name, info in _model_fields(model)
+        if any(word in name.rpartition(".")[2] for word in ("host", "port", "target", "address", "server", "url"))
+        and not any(_models_in(info.annotation))  # `urls` holds models whose own fields are listed
+    }
+    assert marks == {
+        "http_check.urls.url": [UrlTemplateField.__name__],
+        "tls_certificate.targets": [AddressTemplateField.__name__],
+        "tls_certificate.server_name": [AddressTemplateField.__name__],
+    }
+
+
+def test_lint_reports_a_placeholder_in_a_tls_target_or_server_name_at_its_column(tmp_path: Path) -> None:
+    text = TINY.replace(
+        "type: prometheus_query\n    config: {query: up}",
+        "type: tls_certificate\n    config:\n      targets: [www.example.com:443, 'db.internal:{{ labels.port }}']"
+        "\n      serverName: '{{ labels.service }}.example.com'",
+    ).replace("derive:\n      pct: value * 100\n      high: pct > 90\n", "derive: {high: expired}\n")
+    result = lint_file(_write(tmp_path, "tiny.yaml", text))
+
+    assert [(p.code, p.position.line, p.position.column) for p in result.problems] == [
+        ("HR320", 13, 51),
+        ("HR320", 14, 20),
+    ]
+    assert "targets[1]: {{ labels.port }} is in the address's port" in result.problems[0].message
+    assert "serverName: {{ labels.service }} is in the address's host" in result.problems[1].message
 
 
 def test_lint_reports_a_placeholder_in_a_url_host_at_its_column(tmp_path: Path) -> None:

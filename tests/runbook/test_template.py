@@ -10,6 +10,7 @@ import pytest
 from handrail.errors import TemplateError
 from handrail.runbook.template import (
     parse_template,
+    render_address,
     render_argv,
     render_promql,
     render_shell,
@@ -188,3 +189,25 @@ def test_url_keeps_the_configured_origin_whatever_the_value(url: str) -> None:
 def test_url_template_may_hold_any_literal_character_before_a_placeholder() -> None:
     url = render_url("http://svc/\ue000/{{ labels.v }}", _context("x"))
     assert url == "http://svc/\ue000/x"
+
+
+@pytest.mark.parametrize(
+    ("address", "part"),
+    [
+        pytest.param("{{ labels.v }}:443", "host", id="host"),
+        pytest.param("db-{{ labels.v }}.internal:443", "host", id="host-part"),
+        pytest.param("[{{ labels.v }}]:443", "host", id="ipv6-host"),
+        pytest.param("db.internal:{{ labels.v }}", "port", id="port"),
+        pytest.param("[::1]:{{ labels.v }}", "port", id="ipv6-port"),
+        pytest.param("{{ labels.v }}", "host", id="whole"),
+        pytest.param("{{ labels.v }}.example.com", "host", id="server-name"),
+    ],
+)
+def test_address_refuses_any_placeholder_before_reading_a_value(address: str, part: str) -> None:
+    # the label is missing: a refusal that read it would say "has no value" instead
+    with pytest.raises(TemplateError, match=f"column \\d+: .* is in the address's {part}: alert labels never"):
+        render_address(address, {"labels": {}, "annotations": {}})
+
+
+def test_address_without_a_placeholder_is_used_as_written() -> None:
+    assert render_address("[::1]:8443", _context("169.254.169.254")) == "[::1]:8443"

@@ -5,6 +5,9 @@ read; whether it is valid for the host name is checked here (RFC 6125) and repor
 `hostname_ok`. With `caFile`, the handshake first tries to verify the chain against that CA, and
 the message says whether it did. A target that cannot be reached fails the whole probe: without
 it there is no trustworthy minimum.
+
+Targets and `serverName` are addresses (`TemplateAddress`): an alert label never chooses where the
+handshake goes, so a placeholder in either is lint error HR320 and refused here before connecting.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pydantic import Field
 
 from handrail.diagnostics.base import Observation, ProbeContext, ProbeParams
 from handrail.errors import ProbeError, TemplateError
-from handrail.runbook.template import render_text
+from handrail.runbook.template import TemplateAddress, render_address
 
 __all__ = ["TlsCertificateParams", "TlsCertificateProbe"]
 
@@ -39,10 +42,10 @@ _DNS_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
 
 
 class TlsCertificateParams(ProbeParams):
-    """`targets`: `host:port` strings; `serverName` overrides SNI and the name checked."""
+    """`targets`: `host:port` strings; `serverName` overrides SNI and the name checked; neither takes a placeholder."""
 
-    targets: list[str] = Field(min_length=1)
-    server_name: str | None = None
+    targets: list[TemplateAddress] = Field(min_length=1)
+    server_name: TemplateAddress | None = None
     ca_file: str | None = None
 
     PROVIDES: ClassVar[Mapping[str, str]] = {
@@ -135,12 +138,15 @@ class TlsCertificateProbe:
 
 
 def _target(text: str, server_name: str | None, context: ProbeContext) -> _Target:
-    """Render and parse one `host:port` (IPv6 in brackets), or raise `ProbeError`."""
+    """Parse one `host:port` (IPv6 in brackets), or raise `ProbeError`; a placeholder in either is refused."""
     try:
-        rendered = render_text(text, context.template).strip()
-        name = render_text(server_name, context.template).strip() if server_name else None
+        rendered = render_address(text, context.template).strip()
     except TemplateError as exc:
         raise ProbeError(f"target {text!r}: {exc}") from exc
+    try:
+        name = render_address(server_name, context.template).strip() if server_name else None
+    except TemplateError as exc:
+        raise ProbeError(f"serverName {server_name!r}: {exc}") from exc
     bracketed = _BRACKETED.match(rendered)
     plain = _PLAIN.match(rendered)
     if bracketed:

@@ -19,7 +19,7 @@ from handrail.runbook.load import did_you_mean, format_path, validation_problems
 from handrail.runbook.model import Diagnostic, Runbook
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath
-from handrail.runbook.template import UrlTemplateField, has_placeholders, parse_template, url_placeholder_problem
+from handrail.runbook.template import DestinationField, has_placeholders, parse_template
 from handrail.safety import AllowList
 
 __all__ = ["RESULT_FIELDS", "RunbookChecks", "diagnostic_names", "provided_names", "static_scope"]
@@ -68,14 +68,14 @@ class RunbookChecks:
         for index, diagnostic in enumerate(self.runbook.diagnostics):
             self._diagnostic(index, diagnostic)
             self._templates(("diagnostics", index, "config"), diagnostic.config)
-            self._urls(("diagnostics", index, "config"), DIAGNOSTIC_PARAMS[diagnostic.type], diagnostic.config)
+            self._destinations(("diagnostics", index, "config"), DIAGNOSTIC_PARAMS[diagnostic.type], diagnostic.config)
         self._decisions()
         self._remediations()
         for index, remediation in enumerate(self.runbook.remediations):
             if remediation.action is not None:
                 at = ("remediations", index, "action", "config")
                 self._templates(at, remediation.action.config)
-                self._urls(at, ACTION_PARAMS[remediation.action.type], remediation.action.config)
+                self._destinations(at, ACTION_PARAMS[remediation.action.type], remediation.action.config)
         return self.problems
 
     # -- helpers -------------------------------------------------------------------------
@@ -119,14 +119,14 @@ class RunbookChecks:
                         )
                         self._add(at, "HR202", message)
 
-    def _urls(self, at: DocumentPath, model: type[BaseModel], config: object) -> None:
-        """HR320: no placeholder in the scheme, userinfo, host or port of a config field marked `TemplateUrl`."""
-        for path, value in dict(_url_fields(model, config, at)).items():
+    def _destinations(self, at: DocumentPath, model: type[BaseModel], config: object) -> None:
+        """HR320: no placeholder that chooses where a request goes, in any config field marked `DestinationField`."""
+        for path, (value, mark) in dict(_destination_fields(model, config, at)).items():
             try:
                 template = parse_template(value)
             except TemplateError:
                 continue  # reported by _templates
-            problem = url_placeholder_problem(template)
+            problem = mark.placeholder_problem(template)
             if problem is not None:
                 column, why = problem
                 self._reference_problem(path, column, "HR320", f"{format_path(path)}: {why}")
@@ -356,34 +356,37 @@ def _recode(problem: Problem, code: str, prefix: str) -> Problem:
     return Problem(problem.path, problem.position, code, prefix + problem.message)
 
 
-def _url_fields(model: type[BaseModel], data: object, at: DocumentPath) -> Iterator[tuple[DocumentPath, str]]:
-    """(path, text) of every string in `data` that `model` marks as a URL template (`UrlTemplateField`)."""
+def _destination_fields(
+    model: type[BaseModel], data: object, at: DocumentPath
+) -> Iterator[tuple[DocumentPath, tuple[str, DestinationField]]]:
+    """(path, (text, mark)) of every string in `data` that `model` marks as saying where a request goes."""
     if not isinstance(data, dict):
         return
     for name, info in model.model_fields.items():
         key = str(info.validation_alias or info.alias or name)
         if key in data:
-            yield from _url_values(info.annotation, tuple(info.metadata), data[key], (*at, key))
+            yield from _destination_values(info.annotation, tuple(info.metadata), data[key], (*at, key))
 
 
-def _url_values(
+def _destination_values(
     annotation: Any, metadata: tuple[Any, ...], value: object, at: DocumentPath
-) -> Iterator[tuple[DocumentPath, str]]:
+) -> Iterator[tuple[DocumentPath, tuple[str, DestinationField]]]:
     if get_origin(annotation) is Annotated:
         annotation, *extra = get_args(annotation)
         metadata = (*metadata, *extra)
     origin, arguments = get_origin(annotation), get_args(annotation)
-    if any(isinstance(item, UrlTemplateField) for item in metadata):
+    mark = next((item for item in metadata if isinstance(item, DestinationField)), None)
+    if mark is not None:
         if isinstance(value, str):
-            yield at, value
+            yield at, (value, mark)
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        yield from _url_fields(annotation, value, at)
+        yield from _destination_fields(annotation, value, at)
     elif origin is list and isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _url_values(arguments[0], (), item, (*at, index))
+            yield from _destination_values(arguments[0], (), item, (*at, index))
     elif origin is dict and isinstance(value, dict):
         for key, item in value.items():
-            yield from _url_values(arguments[1], (), item, (*at, key))
+            yield from _destination_values(arguments[1], (), item, (*at, key))
     elif origin not in (list, dict):  # a union: whichever member the value fits
         for argument in arguments:
-            yield from _url_values(argument, (), value, at)
+            yield from _destination_values(argument, (), value, at)

@@ -12,7 +12,13 @@ script as it is. Each renderer knows the syntax it writes into:
 - URLs: the value is percent-encoded, `/` included, and `.`/`..` too, so it stays one path
   segment or query value; and a placeholder in the scheme, userinfo, host or port is refused
   (`url_placeholder_problem`, which `handrail lint` reports as HR320), so a label can never
-  choose where a request goes. Config fields that are URL templates say so with `TemplateUrl`.
+  choose where a request goes.
+- Addresses (`host:port`, a TLS server name): every part says where a connection goes, so no
+  placeholder is allowed at all (`address_placeholder_problem`, also HR320); `render_address` refuses one.
+
+A config field that says where a request goes is marked with a `DestinationField`: `TemplateUrl`
+(`UrlTemplateField`) or `TemplateAddress` (`AddressTemplateField`). Lint finds every marked field
+through the config model and asks the mark which placeholders it refuses; the renderer asks the same.
 
 The text between the braces is an expression (docs/expressions.md), usually a label path.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -33,13 +40,18 @@ from handrail.errors import ExpressionError, TemplateError
 from handrail.expression import Expression, parse
 
 __all__ = [
+    "AddressTemplateField",
+    "DestinationField",
     "ShellScript",
     "SqlStatement",
     "Template",
+    "TemplateAddress",
     "TemplateUrl",
     "UrlTemplateField",
+    "address_placeholder_problem",
     "has_placeholders",
     "parse_template",
+    "render_address",
     "render_argv",
     "render_promql",
     "render_shell",
@@ -144,12 +156,37 @@ def render_text(source: str, context: Mapping[str, object]) -> str:
     return _render(source, context, lambda _, value, __: value)
 
 
-class UrlTemplateField:
-    """Marks a config field as a URL template: lint finds it by this mark, `render_url` renders it."""
+# -- where a request goes -----------------------------------------------------------------
+
+
+class DestinationField(ABC):
+    """Marks a config field that says where a request goes: lint (HR320) and its renderer refuse the same."""
+
+    @abstractmethod
+    def placeholder_problem(self, template: Template) -> tuple[int, str] | None:
+        """(column, why) for the first placeholder that would choose where the request goes, or None."""
+
+
+class UrlTemplateField(DestinationField):
+    """A URL template: placeholders after the origin only; `render_url` renders it."""
+
+    def placeholder_problem(self, template: Template) -> tuple[int, str] | None:
+        return url_placeholder_problem(template)
+
+
+class AddressTemplateField(DestinationField):
+    """A `host:port` or a TLS server name: all of it says where a connection goes; `render_address` reads it."""
+
+    def placeholder_problem(self, template: Template) -> tuple[int, str] | None:
+        return address_placeholder_problem(template)
 
 
 TemplateUrl = Annotated[str, Field(pattern=r"^https?://"), UrlTemplateField()]
 """An http(s) URL in a runbook config whose path and query may hold `{{ ... }}`, and nothing before them may."""
+
+TemplateAddress = Annotated[str, AddressTemplateField()]
+"""A `host:port` (or a host name) in a runbook config: no `{{ ... }}` anywhere in it."""
+
 
 _HOLE = "\ue000"
 """Stands for a placeholder while a URL template's literal structure is read (a private-use character)."""
@@ -204,6 +241,37 @@ def render_url(source: str, context: Mapping[str, object]) -> str:
     if problem is not None:
         raise TemplateError(f"column {problem[0]}: {problem[1]}")
     return _render(source, context, lambda _, value, __: _url_value(value))
+
+
+def address_placeholder_problem(template: Template) -> tuple[int, str] | None:
+    """(column, why) for the first placeholder in an address (`host:port`, or a host name), or None.
+
+    An address is all origin (RFC 3986 §3.2.2-3.2.3), so no placeholder has a place in it. A TLS server
+    name counts too: SNI (RFC 6066 §3) is what a TLS router or an SNI forward proxy picks the backend by.
+    """
+    skeleton = "".join(_HOLE if isinstance(part, Placeholder) else part for part in template.parts)
+    port_start = skeleton.rfind(":", skeleton.rfind("]") + 1)
+    index = 0
+    for part in template.parts:
+        if isinstance(part, Placeholder):
+            where = "port" if 0 <= port_start < index else "host"
+            return part.column, (
+                f"{{{{ {part.expression.source} }}}} is in the address's {where}: alert labels never choose where a"
+                " connection goes, and every part of an address (host, port, TLS server name) does; write it out"
+            )
+        index += len(part)
+    return None
+
+
+def render_address(source: str, context: Mapping[str, object]) -> str:
+    """An address (`host:port`, a TLS server name) as written: one with a placeholder is refused (`TemplateError`).
+
+    Nothing is read from `context`: every part of an address says where a connection goes.
+    """
+    problem = address_placeholder_problem(parse_template(source))
+    if problem is not None:
+        raise TemplateError(f"column {problem[0]}: {problem[1]}")
+    return source
 
 
 def _url_value(value: str) -> str:
