@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -87,3 +88,15 @@ def test_dbos_private_recover_is_what_the_worker_uses() -> None:
     from handrail.engine import worker
 
     assert worker.recover_pending_workflows is recover_pending_workflows
+
+
+def test_no_module_but_dbos_private_reaches_into_dbos_private_api() -> None:
+    source = Path(recover_pending_workflows.__code__.co_filename).parents[1]
+    strays = [
+        f"{path.relative_to(source)}:{number}: {line.strip()}"
+        for path in sorted(source.rglob("*.py"))
+        if path.name != "dbos_private.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\b(DBOS|dbos)\._[a-z]|from dbos\._|import dbos\._", line)
+    ]
+    assert not strays, "\n".join(strays)
