@@ -11,6 +11,7 @@ so a mistyped path never creates an empty database).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
@@ -43,6 +44,7 @@ __all__ = [
     "DatabaseConnection",
     "DatabaseKind",
     "DatabaseSetupError",
+    "Databases",
     "Interrupt",
     "bind_text",
     "describe_error",
@@ -92,6 +94,30 @@ class Database:
     def explain(self, exc: BaseException | str) -> str:
         """`database 'x' (url): what went wrong`, without the password."""
         return _explain(self.name, self.shown, self.secrets, exc)
+
+
+class Databases:
+    """The engines a probe or an action opened: one per connection name, made on first use, disposed together."""
+
+    def __init__(self, *, read_only: bool) -> None:
+        self.read_only = read_only
+        self._open: dict[str, Database] = {}
+
+    def get(self, name: str, connection: DatabaseConnection) -> Database:
+        """The engine for `name`, made on first use; `DatabaseSetupError` when none can be made."""
+        database = self._open.get(name)
+        if database is None:
+            database = open_database(
+                name, connection.url, statement_timeout=connection.statement_timeout, read_only=self.read_only
+            )
+            self._open[name] = database
+        return database
+
+    async def aclose(self) -> None:
+        """Dispose of every engine (and its pooled connections), off the event loop."""
+        databases, self._open = list(self._open.values()), {}
+        for database in databases:
+            await asyncio.to_thread(database.engine.dispose)
 
 
 def open_database(name: str, url: SecretStr, *, statement_timeout: float, read_only: bool) -> Database:
