@@ -10,6 +10,7 @@ The tree:
     ├── ProbeError                      a diagnostic could not collect its evidence (becomes status `error`)
     ├── ActionError                     a remediation action could not be run (or described)
     ├── NotifyError                     a notification could not be delivered (it is retried)
+    │   └── notify.slack._Gone          the Slack message to update is gone (handled inside notify/slack.py)
     ├── IncidentError                   an incident command does not fit the incident (unknown id, wrong state)
     │   ├── IncidentNotFoundError       no incident has that id (API 404)
     │   ├── IncidentConflictError       the command does not fit the incident's state or runbook (API 409)
@@ -18,7 +19,27 @@ The tree:
     │   └── InputLimitError             a label, annotation, note or reason is larger than `api.limits` allows
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
-    └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
+    ├── SettingsError                   handrail.yaml is missing a value or holds a wrong one
+    ├── SlackSignatureError             a request does not carry a valid, fresh Slack signature
+    └── DemoError                       a piece of the demo world could not be set up, started or reached
+
+Raised on purpose but defined beside the code that raises and catches them, and not `HandrailError`s:
+each is translated into one of the errors above, a result or an answer before it leaves its layer, or
+it belongs to the web framework (which `errors.py`, the base of every layer, may not import):
+
+    Exception
+    ├── process.ProcessError                   a subprocess could not be run to its end (the caller translates it)
+    │   ├── process.ProcessStartError          the program could not be started
+    │   └── process.ProcessTimeoutError        the program ran past its timeout; its process group was killed
+    ├── sql.DatabaseSetupError                 no engine for a connection (becomes a ProbeError or ActionError)
+    ├── actions.kubernetes.KubernetesRequestError  a Kubernetes API call failed (becomes a result with ok=False)
+    ├── runbook.source._Hostile                a document breaks a parsing limit (becomes a Problem)
+    ├── api.errors.ApiError                    an HTTP error with a status, a code and the field at fault
+    ├── api.errors.BodyTooLarge                a body went past its limit (a Starlette HTTPException, 413)
+    ├── console.pages.LoginRequired            no valid session: the browser goes to the login page
+    └── console.pages.ConsoleError             a page or action that cannot be done: an HTML page with the status
+
+`tests/test_errors.py` fails when an exception class defined anywhere in `handrail` is missing here.
 
 Errors shown to runbook authors carry a stable code and a place (`path:line:col: HR201 ...`);
 see `handrail.runbook.problem` for the codes.
@@ -36,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActionError",
     "CatalogError",
+    "DemoError",
     "ExpressionError",
     "ExpressionEvaluationError",
     "ExpressionSyntaxError",
@@ -50,6 +72,7 @@ __all__ = [
     "ProbeError",
     "RunbookError",
     "SettingsError",
+    "SlackSignatureError",
     "TemplateError",
 ]
 
@@ -143,3 +166,15 @@ class CatalogError(HandrailError):
 
 class SettingsError(HandrailError):
     """handrail.yaml is missing a value or holds a wrong one."""
+
+
+class SlackSignatureError(HandrailError):
+    """A request does not carry a valid, fresh Slack signature; `reason` says which check failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DemoError(HandrailError):
+    """A piece of the demo world could not be set up, started or reached."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from handrail.api.auth import Identity
 from handrail.api.deps import require, state_of
 from handrail.api.errors import ApiError
-from handrail.engine.service import IncidentRecord
+from handrail.engine.service import IncidentRecord, incident_summary
 from handrail.handoff import handoff_dict
 
 __all__ = ["router"]
@@ -58,24 +58,6 @@ class CloseRequest(_Body):
     reason: str = ""
 
 
-def _summary(record: IncidentRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "runbookId": record.runbook_id,
-        "title": record.title,
-        "severity": record.severity,
-        "service": record.service,
-        "state": record.state.value,
-        "open": record.is_open,
-        "escalated": record.escalated,
-        "acknowledgedBy": record.acknowledged_by,
-        "waitingFor": record.waiting_for,
-        "overallSeverity": record.overall_severity,
-        "triggeredAt": record.created_at.isoformat(),
-        "joins": record.joins,
-    }
-
-
 async def _trigger(request: Request, body: TriggerRequest, identity: Identity) -> tuple[IncidentRecord, bool]:
     state = state_of(request)
     state.service.limits.check_labels(body.context.labels, field="context.labels")
@@ -96,7 +78,7 @@ async def _trigger(request: Request, body: TriggerRequest, identity: Identity) -
 async def trigger_incident(request: Request, body: TriggerRequest, identity: Responder) -> dict[str, Any]:
     """Open an incident (or join the open one with the same dedup key)."""
     record, opened = await _trigger(request, body, identity)
-    return {"incident": _summary(record), "opened": opened}
+    return {"incident": incident_summary(record), "opened": opened}
 
 
 @router.post("/incidents/trigger")
@@ -130,7 +112,7 @@ async def list_incidents(
     records = await state_of(request).service.find(
         states=state or (), open_only=open, runbook_id=runbookId, limit=limit, offset=offset
     )
-    return {"incidents": [_summary(r) for r in records], "limit": limit, "offset": offset}
+    return {"incidents": [incident_summary(r) for r in records], "limit": limit, "offset": offset}
 
 
 @router.get("/incidents/{incident_id}")
@@ -144,7 +126,7 @@ async def _decide(
 ) -> dict[str, Any]:
     service = state_of(request).service
     record = await service.decide(incident_id, body.remediation, kind, actor=identity.name, reason=body.reason)
-    return {"incident": _summary(record), "recorded": kind}
+    return {"incident": incident_summary(record), "recorded": kind}
 
 
 @router.post("/incidents/{incident_id}/approve")
@@ -169,13 +151,13 @@ async def skip(request: Request, incident_id: str, body: DecisionRequest, identi
 
 @router.post("/incidents/{incident_id}/ack")
 async def ack(request: Request, incident_id: str, identity: Responder) -> dict[str, Any]:
-    return {"incident": _summary(await state_of(request).service.acknowledge(incident_id, actor=identity.name))}
+    return {"incident": incident_summary(await state_of(request).service.acknowledge(incident_id, actor=identity.name))}
 
 
 @router.post("/incidents/{incident_id}/note")
 async def note(request: Request, incident_id: str, body: NoteRequest, identity: Responder) -> dict[str, Any]:
     record = await state_of(request).service.note(incident_id, body.text, actor=identity.name)
-    return {"incident": _summary(record)}
+    return {"incident": incident_summary(record)}
 
 
 @router.post("/incidents/{incident_id}/{verb}")
@@ -189,4 +171,4 @@ async def close(
     service = state_of(request).service
     method = service.resolve if verb == "resolve" else service.cancel
     record = await method(incident_id, actor=identity.name, reason=body.reason if body else "")
-    return {"incident": _summary(record)}
+    return {"incident": incident_summary(record)}

@@ -42,6 +42,7 @@ from handrail.store.async_incidents import AsyncIncidentStore
 from handrail.store.figures import StoreFigures, store_figures
 from handrail.store.incidents import plain_json
 from handrail.store.reconnect import is_disconnect
+from handrail.store.records import incident_summary
 from handrail.store.schema import PERSON
 from handrail.store.sessions import SqlConsoleSessions
 
@@ -61,6 +62,7 @@ __all__ = [
     "TimelineRecord",
     "alert_dedup_key",
     "dedup_key_for",
+    "incident_summary",
     "is_disconnect",
     "new_incident_id",
     "plain_json",
