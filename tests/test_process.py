@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from handrail import process
 from handrail.process import (
     ProcessResult,
     ProcessStartError,
@@ -182,6 +183,30 @@ async def test_run_process_leaves_no_leftover_when_the_command_exits_by_itself(t
     pgid, child = await wait_for_lines(pids, 2)
     assert not is_running(child)
     assert live_members(pgid) == []
+
+
+class _CountingProc:
+    """Stands in for /proc: lists nothing, counts how often it is scanned."""
+
+    def __init__(self) -> None:
+        self.scans = 0
+
+    def is_dir(self) -> bool:
+        return True
+
+    def iterdir(self) -> list[Path]:
+        self.scans += 1
+        return []
+
+
+async def test_run_process_confirms_an_emptied_group_without_scanning_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the usual end (the program exited, nothing stayed behind) costs one kill(0), not a read of every process (#14)
+    proc = _CountingProc()
+    monkeypatch.setattr(process, "_PROC", proc)
+    for _ in range(3):
+        result = await run(sh("echo ok"))
+        assert result.stdout.text == "ok\n"
+    assert proc.scans == 0
 
 
 # -- cannot start -------------------------------------------------------------------------
