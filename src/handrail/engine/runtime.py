@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from handrail.actions.base import Action
 from handrail.diagnostics.base import Probe
@@ -20,7 +20,10 @@ from handrail.notify.base import Notifier
 from handrail.safety import SafetyPolicy
 from handrail.store import SqlIncidentStore
 
-__all__ = ["EngineRuntime", "current", "install", "uninstall"]
+__all__ = ["EngineRuntime", "current", "install", "off_loop", "uninstall"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +67,13 @@ def current() -> EngineRuntime:
     if _installed is None:
         raise RuntimeError("the Handrail engine is not running in this process (no runtime installed)")
     return _installed
+
+
+async def off_loop(call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run a blocking call (the store's SQL) in a worker thread, so the event loop keeps serving other incidents.
+
+    The engine's steps are coroutines on one event loop; a store call made there stalls every other
+    incident, timer and delivery of the process for as long as the database takes (#14).
+    """
+    # TODO(#14): the lead unifies this with the bounded pool the service's store calls use.
+    return await asyncio.to_thread(call, *args, **kwargs)
