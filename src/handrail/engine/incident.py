@@ -57,15 +57,13 @@ WAIT_CHUNK = 3600.0
 @DBOS.workflow(name=INCIDENT_WORKFLOW)
 async def handle_incident(incident_id: str) -> str:
     """Carry one incident from trigger to resolution (or to a person)."""
-    loaded = await _load(incident_id)
+    loaded = await _begin(incident_id)
     if loaded is None:
         return "closed"
     runbook = Runbook.model_validate(loaded["runbook"])
     notes = Notes(incident_id, runbook)
     await _start_escalation_timer(incident_id, runbook.escalation.escalate_after_minutes)
     await notes.send("opened", runbook.escalation.primary, "incident opened", _opened_text(loaded), state="triggered")
-    if not await _transition(incident_id, IncidentState.DIAGNOSING, "collecting evidence"):
-        return "closed"
     diagnosis = await _diagnose(incident_id)
     plan: list[str] = diagnosis["plan"]
     if not plan:
@@ -243,9 +241,21 @@ def current_incident() -> str:
 # -- steps --------------------------------------------------------------------------------------
 
 
-@DBOS.step(name="handrail.load")
-async def _load(incident_id: str) -> dict[str, Any] | None:
-    record = await off_loop(current().store.get, incident_id)
+@DBOS.step(name="handrail.begin")
+async def _begin(incident_id: str) -> dict[str, Any] | None:
+    """The incident as recorded, now `diagnosing`; None when it closed before it began.
+
+    One step where there were two (#14): run again after a crash inside it, it finds the state
+    already moved and moves nothing twice.
+    """
+    return await off_loop(_began, incident_id)
+
+
+def _began(incident_id: str) -> dict[str, Any] | None:
+    store = current().store
+    record = store.get(incident_id)
+    if record is not None and record.state is IncidentState.TRIGGERED:
+        record = store.transition(incident_id, IncidentState.DIAGNOSING, "collecting evidence")
     if record is None or not record.is_open:
         return None
     return {
