@@ -8,7 +8,10 @@ installs one `EngineRuntime` at start; the workflows read it with `current()`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +72,13 @@ def current() -> EngineRuntime:
     return _installed
 
 
+STORE_THREADS = 8
+"""Store calls of the engine's steps running at once; below SQLAlchemy's 15 connections per engine, so none waits
+for a connection (the default executor in a DBOS process is unbounded: a storm would start a thread per call)."""
+
+_store_pool: ThreadPoolExecutor | None = None
+
+
 async def off_loop(call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Run a blocking call (the store's SQL) in a worker thread, so the event loop keeps serving other incidents.
 
@@ -76,4 +86,9 @@ async def off_loop(call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwarg
     incident, timer and delivery of the process for as long as the database takes (#14).
     """
     # TODO(#14): the lead unifies this with the bounded pool the service's store calls use.
-    return await asyncio.to_thread(call, *args, **kwargs)
+    global _store_pool
+    if _store_pool is None:
+        _store_pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="handrail-store")
+    context = contextvars.copy_context()
+    bound = functools.partial(call, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_store_pool, context.run, bound)
