@@ -20,7 +20,11 @@ ROOT = Path(__file__).parents[1]
 def world(tmp_path: Path) -> EngineWorld:
     (tmp_path / "gated.state").write_text("broken\n")
     return EngineWorld.create(
-        tmp_path, f"sqlite:///{tmp_path / 'h.db'}", runbooks={"gated": runbook("gated", tmp_path, approval=True)}
+        tmp_path,
+        f"sqlite:///{tmp_path / 'h.db'}",
+        # 24 s before the escalation timer and the approval window run out: the CLI calls below take ~3 s each,
+        # and an engine that starts the incident sooner (#14) must not turn their pace into an escalation
+        runbooks={"gated": runbook("gated", tmp_path, approval=True, escalate_after=120)},
     )
 
 
