@@ -177,4 +177,5 @@ def create_worker(settings: Settings) -> Worker:
         worker_concurrency=settings.engine.worker_concurrency,
         metric_poll_seconds=settings.engine.metric_poll_seconds,
         takeover_after=settings.engine.takeover_after_seconds,
+        polling_interval=settings.engine.queue_poll_seconds,
     )

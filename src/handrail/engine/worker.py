@@ -40,7 +40,7 @@ class Worker:
         database_url: str,
         executor_id: str | None = None,
         worker_concurrency: int = 1000,
-        polling_interval: float = 0.5,
+        polling_interval: float = 0.1,
         metric_poll_seconds: float = 60.0,
         takeover_after: float = 30.0,
     ) -> None:
