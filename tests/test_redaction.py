@@ -98,3 +98,12 @@ def test_no_module_but_redaction_replaces_secrets_itself() -> None:
         if re.search(r"def _redact\b|\.replace\(secret\b", line)
     ]
     assert not strays, "\n".join(strays)
+
+
+def test_a_secret_the_caller_names_is_shown_as_the_caller_asks_even_when_the_settings_registered_it() -> None:
+    # the order of tests once decided it: a Slack token some earlier settings had registered came out as `***`
+    token = f"xoxb-{uuid.uuid4().hex}"
+    register_secrets([token])
+    assert redact(f"invalid_auth for Bearer {token}", [token], replacement="[redacted]") == (
+        "invalid_auth for Bearer [redacted]"
+    )

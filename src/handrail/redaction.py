@@ -113,9 +113,9 @@ def redact(text: str, extra: Iterable[str] = (), *, replacement: str = REDACTED)
     replacements = _ordered
     extra = [secret for secret in extra if secret]
     if extra:
-        replacements = tuple(
-            sorted((*_ordered, *((s, replacement) for s in extra)), key=lambda r: len(r[0]), reverse=True)
-        )
+        # a secret the caller names is shown as the caller asks, even when the settings registered it too
+        chosen = {**dict(_ordered), **dict.fromkeys(extra, replacement)}
+        replacements = tuple(sorted(chosen.items(), key=lambda r: len(r[0]), reverse=True))
     for secret, replacement in replacements:
         if secret in text:
             text = text.replace(secret, replacement)
