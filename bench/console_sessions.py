@@ -27,6 +27,7 @@ from machine import machine
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
+from handrail.blocking import BlockingPool
 from handrail.store import SqlIncidentStore, create_engine
 from handrail.store.sessions import SqlConsoleSessions
 from support.api import TOKENS, api_client
@@ -58,13 +59,13 @@ def row(what: str, times: list[float]) -> str:
 def lookups(url: str) -> list[float]:
     store = SqlIncidentStore(create_engine(url))
     store.migrate()
-    sessions = SqlConsoleSessions(store.engine)
+    sessions = SqlConsoleSessions(store.engine, pool=BlockingPool(1))
     now = datetime.now(UTC)
     for i in range(1_000):  # a table with other people's sessions in it
-        sessions.start(f"other-{i}", name=f"person-{i}", now=now, expires_at=now + timedelta(hours=12))
-    sessions.start("mine", name="alice", now=now, expires_at=now + timedelta(hours=12))
-    try:
-        return timed(lambda: sessions.is_live("mine", now=now), LOOKUPS)
+        sessions._start(f"other-{i}", name=f"person-{i}", now=now, expires_at=now + timedelta(hours=12))
+    sessions._start("mine", name="alice", now=now, expires_at=now + timedelta(hours=12))
+    try:  # the lookup itself, as the pool's thread runs it (bench/door.py measures the pool)
+        return timed(lambda: sessions._is_live("mine", now=now), LOOKUPS)
     finally:
         store.engine.dispose()
 

@@ -25,6 +25,7 @@ Exit status 1 when an incident never closes, or an action ran twice (the effects
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -206,13 +207,19 @@ class Bench:
         service = open_service(settings)
         runbook = lint_file(self.root / "runbooks" / "bench-scale.yaml").runbook
         assert runbook is not None
-        try:
+
+        async def triggered() -> list[str]:
             return [
-                service.trigger(runbook, trigger_type="manual", triggered_by="bench", labels={"n": str(n)})[0].id
+                (await service.trigger(runbook, trigger_type="manual", triggered_by="bench", labels={"n": str(n)}))[
+                    0
+                ].id
                 for n in range(count)
             ]
+
+        try:
+            return asyncio.run(triggered())
         finally:
-            service.store.engine.dispose()
+            service.close()
 
     def query(self, statement: str, **params: Any) -> list[Any]:
         engine = create_engine(self.database_url)

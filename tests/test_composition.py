@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from handrail.composition import create_runtime, open_store
+from handrail.composition import create_runtime, create_worker, open_store
 from handrail.settings import load_settings
 
 
@@ -28,3 +28,15 @@ async def test_assessment_concurrency_bounds_the_assessments_a_worker_runs_at_on
     await waiting
     assert sorted(entered) == [0, 1, 2]
     runtime.store.engine.dispose()
+
+
+def test_queue_poll_seconds_sets_how_often_a_worker_looks_for_new_incidents(tmp_path: Path) -> None:
+    config = tmp_path / "handrail.yaml"
+    config.write_text(f"database: 'sqlite:///{tmp_path / 'h.db'}'\nengine: {{queuePollSeconds: 0.05}}\n")
+    worker = create_worker(load_settings(config, environ={}))
+    assert worker._polling_interval == 0.05
+    worker.runtime.store.engine.dispose()
+    config.write_text(f"database: 'sqlite:///{tmp_path / 'h.db'}'\n")
+    default = create_worker(load_settings(config, environ={}))
+    assert default._polling_interval == 0.1  # was 0.5: a fifth of the wait before an idle engine starts an incident
+    default.runtime.store.engine.dispose()

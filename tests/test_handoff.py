@@ -28,3 +28,14 @@ def test_every_event_is_one_line_whatever_its_text() -> None:
     ]
     text = handoff_text(record(), events, [])
     assert len(text.split("Timeline\n", 1)[1].splitlines()) == len(events)
+
+
+def test_the_handoff_json_shows_every_field_the_api_shows_of_an_incident_with_the_same_value() -> None:
+    from handrail.api.incidents import incident_summary
+    from handrail.handoff import handoff_dict
+
+    shown = record()
+    summary = incident_summary(shown)
+    handoff = handoff_dict(shown, [], [])
+    assert {name: handoff.get(name) for name in summary} == summary
+    assert summary["triggeredAt"] == handoff["createdAt"] == shown.created_at.isoformat()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from handrail import process
 from handrail.process import (
     MARKER,
     ProcessResult,
@@ -223,6 +224,37 @@ async def test_run_process_marks_each_run_apart_and_leaves_other_runs_alone(tmp_
         other.cancel()
         with pytest.raises(asyncio.CancelledError):
             await other
+
+
+class _CountingProc:
+    """Stands in for /proc: counts how often the group check scans it; the marker sweep's reads reach the real one."""
+
+    def __init__(self) -> None:
+        self.scans = 0
+        self._real = Path("/proc")
+
+    def is_dir(self) -> bool:
+        return True
+
+    def iterdir(self) -> list[Path]:
+        self.scans += 1
+        return []
+
+    def __truediv__(self, other: str) -> Path:
+        return self._real / other
+
+    def __fspath__(self) -> str:
+        return str(self._real)
+
+
+async def test_run_process_confirms_an_emptied_group_without_scanning_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the usual end (the program exited, nothing stayed behind) costs one kill(0), not a read of every process (#14)
+    proc = _CountingProc()
+    monkeypatch.setattr(process, "_PROC", proc)
+    for _ in range(3):
+        result = await run(sh("echo ok"))
+        assert result.stdout.text == "ok\n"
+    assert proc.scans == 0
 
 
 # -- cannot start -------------------------------------------------------------------------

@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 
-from handrail.sql import open_database
+from handrail.sql import DatabaseConnection, Databases, DatabaseSetupError, open_database
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -88,3 +89,21 @@ def test_read_only_mariadb_session_refuses_several_statements_and_starts_read_on
                 db.exec_driver_sql("SELECT 1; SELECT 2")
     finally:
         database.engine.dispose()
+
+
+async def test_databases_open_one_engine_per_connection_name_and_dispose_them_together(tmp_path: Path) -> None:
+    databases = Databases(read_only=True)
+    connection = DatabaseConnection.model_validate({"url": f"sqlite:///{tmp_path / 'd.db'}"})
+    first = databases.get("app", connection)
+    assert databases.get("app", connection) is first
+    await databases.aclose()
+    assert databases.get("app", connection) is not first
+    await databases.aclose()
+
+
+def test_databases_name_a_connection_no_engine_can_be_made_for_without_its_password() -> None:
+    connection = DatabaseConnection.model_validate({"url": "nosuchdb://user:sec-ret-pass@host/db"})
+    with pytest.raises(DatabaseSetupError) as raised:
+        Databases(read_only=False).get("broken", connection)
+    assert "sec-ret-pass" not in str(raised.value)
+    assert "broken" in str(raised.value)

@@ -21,7 +21,7 @@ from handrail.actions.restart_service import RestartServiceAction
 from handrail.actions.rollback import RollbackAction
 from handrail.actions.run_script import RunScriptAction
 from handrail.actions.scale_up import ScaleUpAction
-from handrail.api.auth import TokenRegistry, new_token
+from handrail.api.auth import TokenRegistry, digest, new_token
 from handrail.api.state import ApiState, CatalogHolder
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
@@ -36,6 +36,7 @@ from handrail.safety import SafetyPolicy
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
 from handrail.store.message_refs import SqlMessageRefs
+from handrail.store.tokens import SqlApiTokens
 
 __all__ = [
     "create_actions",
@@ -59,8 +60,9 @@ def open_store(settings: Settings, *, reconnect_within: float | None = 15.0) -> 
     return store
 
 
-def open_service(settings: Settings) -> IncidentService:
-    store = open_store(settings)
+def open_service(settings: Settings, store: SqlIncidentStore | None = None) -> IncidentService:
+    """The incident service on the configured database (on `store` when given)."""
+    store = store or open_store(settings)
     return IncidentService(
         store,
         DBOSClient(system_database_url=settings.database),
@@ -131,6 +133,7 @@ def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime
         console_url=settings.api.console_url,
         runbooks_folder=settings.runbooks,
         assessment_slots=asyncio.Semaphore(settings.engine.assessment_concurrency),
+        service=open_service(settings, store),
     )
 
 
@@ -147,19 +150,19 @@ def safety_policy(settings: Settings) -> SafetyPolicy:
 def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]:
     """The API's state; on a first start with no tokens anywhere, two new tokens (returned to print once)."""
     service = open_service(settings)
-    engine = service.store.engine
+    stored = SqlApiTokens(service.store.engine)  # tokens live beside the incidents
     configured = [(t.name, t.role, t.sha256) for t in settings.api.tokens]
-    tokens = TokenRegistry.load(engine, configured)
+    tokens = TokenRegistry([*configured, *stored.all()])
     generated: list[tuple[str, str]] = []
     if tokens.empty:
         for name, role in (("admin", "admin"), ("alertmanager", "alertmanager")):
             token = new_token()
             try:
-                TokenRegistry.store(engine, name, role, token)
+                stored.add(name, role, digest(token))
             except sa.exc.IntegrityError:
                 continue  # another process made it first; its output has the token
             generated.append((name, token))
-        tokens = TokenRegistry.load(engine, configured)
+        tokens = TokenRegistry([*configured, *stored.all()])
     probes = create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases)
     return ApiState(settings, service, CatalogHolder.load(settings.runbooks), tokens, probes), generated
 
@@ -174,4 +177,5 @@ def create_worker(settings: Settings) -> Worker:
         worker_concurrency=settings.engine.worker_concurrency,
         metric_poll_seconds=settings.engine.metric_poll_seconds,
         takeover_after=settings.engine.takeover_after_seconds,
+        polling_interval=settings.engine.queue_poll_seconds,
     )

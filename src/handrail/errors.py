@@ -10,12 +10,36 @@ The tree:
     ├── ProbeError                      a diagnostic could not collect its evidence (becomes status `error`)
     ├── ActionError                     a remediation action could not be run (or described)
     ├── NotifyError                     a notification could not be delivered (it is retried)
+    │   └── notify.slack._Gone          the Slack message to update is gone (handled inside notify/slack.py)
     ├── IncidentError                   an incident command does not fit the incident (unknown id, wrong state)
-    │   ├── InputLimitError             a label, annotation, note or reason is larger than `api.limits` allows
-    │   └── FourEyesError               under `api.fourEyes`, whoever opened an incident tried to approve its actions
+    │   ├── IncidentNotFoundError       no incident has that id (API 404)
+    │   ├── IncidentConflictError       the command does not fit the incident's state or runbook (API 409)
+    │   ├── IncidentForbiddenError      this person may not do this to this incident (API 403)
+    │   │   └── FourEyesError           under `api.fourEyes`, whoever opened an incident tried to approve its actions
+    │   └── InputLimitError             a label, annotation, note or reason is larger than `api.limits` allows
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
-    └── SettingsError                   handrail.yaml is missing a value or holds a wrong one
+    ├── SettingsError                   handrail.yaml is missing a value or holds a wrong one
+    ├── SlackSignatureError             a request does not carry a valid, fresh Slack signature
+    └── DemoError                       a piece of the demo world could not be set up, started or reached
+
+Raised on purpose but defined beside the code that raises and catches them, and not `HandrailError`s:
+each is translated into one of the errors above, a result or an answer before it leaves its layer, or
+it belongs to the web framework (which `errors.py`, the base of every layer, may not import):
+
+    Exception
+    ├── process.ProcessError                   a subprocess could not be run to its end (the caller translates it)
+    │   ├── process.ProcessStartError          the program could not be started
+    │   └── process.ProcessTimeoutError        the program ran past its timeout; its process group was killed
+    ├── sql.DatabaseSetupError                 no engine for a connection (becomes a ProbeError or ActionError)
+    ├── actions.kubernetes.KubernetesRequestError  a Kubernetes API call failed (becomes a result with ok=False)
+    ├── runbook.source._Hostile                a document breaks a parsing limit (becomes a Problem)
+    ├── api.errors.ApiError                    an HTTP error with a status, a code and the field at fault
+    ├── api.errors.BodyTooLarge                a body went past its limit (a Starlette HTTPException, 413)
+    ├── console.pages.LoginRequired            no valid session: the browser goes to the login page
+    └── console.pages.ConsoleError             a page or action that cannot be done: an HTML page with the status
+
+`tests/test_errors.py` fails when an exception class defined anywhere in `handrail` is missing here.
 
 Errors shown to runbook authors carry a stable code and a place (`path:line:col: HR201 ...`);
 see `handrail.runbook.problem` for the codes.
@@ -33,17 +57,22 @@ if TYPE_CHECKING:
 __all__ = [
     "ActionError",
     "CatalogError",
+    "DemoError",
     "ExpressionError",
     "ExpressionEvaluationError",
     "ExpressionSyntaxError",
     "FourEyesError",
     "HandrailError",
+    "IncidentConflictError",
     "IncidentError",
+    "IncidentForbiddenError",
+    "IncidentNotFoundError",
     "InputLimitError",
     "NotifyError",
     "ProbeError",
     "RunbookError",
     "SettingsError",
+    "SlackSignatureError",
     "TemplateError",
 ]
 
@@ -92,6 +121,18 @@ class IncidentError(HandrailError):
     """An incident command does not fit: unknown incident, unknown remediation, or the wrong state."""
 
 
+class IncidentNotFoundError(IncidentError):
+    """No incident has the id a command named."""
+
+
+class IncidentConflictError(IncidentError):
+    """The command does not fit the incident: its state, its runbook, its plan or an earlier decision."""
+
+
+class IncidentForbiddenError(IncidentError):
+    """The person may not do this to this incident, whatever their role."""
+
+
 class InputLimitError(IncidentError):
     """Something from outside is larger than its documented limit (`api.limits`); `field` says which."""
 
@@ -100,7 +141,7 @@ class InputLimitError(IncidentError):
         self.field = field
 
 
-class FourEyesError(IncidentError):
+class FourEyesError(IncidentForbiddenError):
     """Under `api.fourEyes`, the person who opened an incident tried to approve or reject its actions."""
 
 
@@ -125,3 +166,15 @@ class CatalogError(HandrailError):
 
 class SettingsError(HandrailError):
     """handrail.yaml is missing a value or holds a wrong one."""
+
+
+class SlackSignatureError(HandrailError):
+    """A request does not carry a valid, fresh Slack signature; `reason` says which check failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DemoError(HandrailError):
+    """A piece of the demo world could not be set up, started or reached."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from handrail.store import ActionRun, IncidentRecord, TimelineRecord
+from handrail.engine.service import ActionRun, IncidentRecord, TimelineRecord, incident_summary
 
 __all__ = ["durations", "format_duration", "handoff_dict", "handoff_text", "printable"]
 
@@ -63,24 +63,9 @@ def handoff_dict(
 ) -> dict[str, Any]:
     assessment = record.assessment or {}
     return {
-        "id": record.id,
-        "runbookId": record.runbook_id,
-        "title": record.title,
-        "severity": record.severity,
-        "service": record.service,
-        "state": record.state.value,
-        "open": record.is_open,
-        "dryRun": record.dry_run,
-        "labels": dict(record.labels),
-        "triggeredBy": record.triggered_by,
-        "createdAt": record.created_at.isoformat(),
-        "acknowledgedBy": record.acknowledged_by,
-        "acknowledgedAt": record.acknowledged_at.isoformat() if record.acknowledged_at else None,
-        "escalated": record.escalated,
-        "waitingFor": record.waiting_for,
-        "joins": record.joins,
+        **incident_summary(record),
+        "createdAt": record.created_at.isoformat(),  # the handoff's older name for `triggeredAt`
         "durations": {k: (v.total_seconds() if v else None) for k, v in durations(record).items()},
-        "overallSeverity": record.overall_severity,
         "diagnosticResults": assessment.get("diagnosticResults", []),
         "decisions": [d for d in assessment.get("decisions", []) if d.get("matched")],
         "plan": list(record.plan),

@@ -310,13 +310,16 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
 
 def _group_alive(pgid: int) -> bool:
     """Whether a live (not zombie) process is still in group `pgid`."""
+    # kill(0) first: it reaches zombies too, so "no such process" settles it with one system call. That is
+    # the usual end (the program exited, asyncio reaped it, nothing stayed behind), and a scan of /proc costs
+    # about 10 ms of CPU per call with a few hundred processes: a third of an incident's CPU (#14).
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     if not _PROC.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
         return True
     # /proc, because kill(0) also reaches zombies, and a zombie whose parent died waits for init
     # to reap it (which not every container's init does).

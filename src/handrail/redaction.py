@@ -12,21 +12,36 @@ shown only as its origin (`https://hooks.example.com:8443`); the secret itself, 
 path echoed alone, percent-encoded), as `***`. Values shorter than `MIN_SECRET_LENGTH` are not
 replaced: they would garble every message and protect nothing.
 
-Issue #14 merges the other `_redact`s into this one; for now each of them ends by calling `redact`.
+This is the one mechanism (#14): a notifier, a probe, `sql.py` or `flush_cache` that knows secrets of
+its own (a connection's password, a header's token) passes them to `redact` as `extra`, found with the
+helpers here (`password_forms`, `url_secrets`, `SECRET_HEADER`), and never replaces text itself.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, unquote, urlsplit
 
-__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "redact", "register_secrets", "register_urls", "url_origin"]
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "SECRET_HEADER",
+    "password_forms",
+    "redact",
+    "register_secrets",
+    "register_urls",
+    "url_origin",
+    "url_secrets",
+]
 
 MIN_SECRET_LENGTH = 8
 """Shorter values are not searched for: a `${PORT}` of `8080` or a `${DB_NAME}` of `test` would blank ordinary
 words in every message, and a secret that short is no secret."""
 REDACTED = "***"
+SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|session|password|signature", re.IGNORECASE)
+"""Names of HTTP headers whose values are secrets (`Authorization`, `X-Api-Key`, `Cookie`, a signature)."""
 
 _lock = threading.Lock()
 _replacements: dict[str, str] = {}
@@ -73,17 +88,34 @@ def register_urls(urls: Iterable[str]) -> None:
         _ordered = tuple(sorted(_replacements.items(), key=lambda item: len(item[0]), reverse=True))
 
 
-def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """`text` with every registered secret (and `extra` ones) replaced; URLs holding one by their origin.
+def password_forms(password: str | None) -> list[str]:
+    """A password as given, percent-decoded and percent-encoded (as a URL may hold it); none for none."""
+    if not password:
+        return []
+    return list(dict.fromkeys((password, unquote(password), quote(password, safe=""), quote_plus(password))))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets a URL holds: its password and any `password` query parameter, in every form."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password, *parse_qs(parts.query).get("password", [])]
+    except ValueError:
+        return [url]  # unreadable: the whole of it is the secret
+    return [form for secret in found for form in password_forms(secret)]
+
+
+def redact(text: str, extra: Iterable[str] = (), *, replacement: str = REDACTED) -> str:
+    """`text` with every registered secret and every `extra` one (as `replacement`) replaced; URLs by their origin.
 
     Longest first, whichever list it is in: `Bearer <token>` goes whole before the token inside it does.
     """
     replacements = _ordered
     extra = [secret for secret in extra if secret]
     if extra:
-        replacements = tuple(
-            sorted((*_ordered, *((s, REDACTED) for s in extra)), key=lambda r: len(r[0]), reverse=True)
-        )
+        # a secret the caller names is shown as the caller asks, even when the settings registered it too
+        chosen = {**dict(_ordered), **dict.fromkeys(extra, replacement)}
+        replacements = tuple(sorted(chosen.items(), key=lambda r: len(r[0]), reverse=True))
     for secret, replacement in replacements:
         if secret in text:
             text = text.replace(secret, replacement)

@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from handrail.engine.service import ActionRun, IncidentRecord, TimelineRecord
 from handrail.handoff import durations, format_duration, handoff_dict, printable
-from handrail.store import ActionRun, IncidentRecord, TimelineRecord
 
 __all__ = ["incident_report"]
 

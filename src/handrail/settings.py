@@ -67,6 +67,9 @@ class EngineSettings(StrictModel):
     executor_id: str | None = Field(default=None, min_length=1, max_length=128)
     """This worker's name in DBOS (its pending incidents are recovered under it); default `local`. Every worker
     on one database needs its own."""
+    queue_poll_seconds: float = Field(default=0.1, ge=0.01, le=10)
+    """How often a worker looks for newly recorded incidents on the queue: half of it is the mean wait before an
+    incident starts, and each look costs an idle worker a little CPU (docs/benchmarks.md, the engine)."""
     takeover_after_seconds: Duration = Field(default=30.0, ge=1)
     """A worker silent this long is presumed dead, and a live worker takes over its incidents (docs/deployment.md)."""
 

@@ -11,6 +11,7 @@ so a mistyped path never creates an empty database).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
@@ -25,7 +26,7 @@ from datetime import time as time_of_day
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 from pydantic import SecretStr
 from pymysql.constants import CLIENT
@@ -33,6 +34,7 @@ from sqlalchemy import URL, Connection, Engine, TextClause, create_engine, make_
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import NullPool
 
+from handrail.redaction import password_forms, redact
 from handrail.runbook.model import Duration, StrictModel
 from handrail.runbook.template import SqlStatement
 
@@ -42,6 +44,7 @@ __all__ = [
     "DatabaseConnection",
     "DatabaseKind",
     "DatabaseSetupError",
+    "Databases",
     "Interrupt",
     "bind_text",
     "describe_error",
@@ -93,6 +96,30 @@ class Database:
         return _explain(self.name, self.shown, self.secrets, exc)
 
 
+class Databases:
+    """The engines a probe or an action opened: one per connection name, made on first use, disposed together."""
+
+    def __init__(self, *, read_only: bool) -> None:
+        self.read_only = read_only
+        self._open: dict[str, Database] = {}
+
+    def get(self, name: str, connection: DatabaseConnection) -> Database:
+        """The engine for `name`, made on first use; `DatabaseSetupError` when none can be made."""
+        database = self._open.get(name)
+        if database is None:
+            database = open_database(
+                name, connection.url, statement_timeout=connection.statement_timeout, read_only=self.read_only
+            )
+            self._open[name] = database
+        return database
+
+    async def aclose(self) -> None:
+        """Dispose of every engine (and its pooled connections), off the event loop."""
+        databases, self._open = list(self._open.values()), {}
+        for database in databases:
+            await asyncio.to_thread(database.engine.dispose)
+
+
 def open_database(name: str, url: SecretStr, *, statement_timeout: float, read_only: bool) -> Database:
     """An engine for the connection `name`; with `read_only`, every session starts read-only.
 
@@ -113,7 +140,7 @@ def open_database(name: str, url: SecretStr, *, statement_timeout: float, read_o
             f"database {name!r}: the URL is not a SQLAlchemy URL (like postgresql://user:password@host/db)"
         ) from None
     shown = parsed.render_as_string(hide_password=True)
-    secrets = tuple(sorted({s for s in _password_forms(parsed.password) if s}, key=len, reverse=True))
+    secrets = tuple(password_forms(parsed.password))
     backend = parsed.get_backend_name()
     connect_timeout = max(2, math.ceil(statement_timeout))
     kind: DatabaseKind
@@ -306,16 +333,7 @@ def plain_value(value: Any) -> Any:
 
 def _explain(name: str, shown: str, secrets: tuple[str, ...], exc: BaseException | str) -> str:
     message = f"database {name!r} ({shown}): {exc if isinstance(exc, str) else describe_error(exc)}"
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return message
-
-
-def _password_forms(password: str | None) -> list[str]:
-    """The password as given and as it may appear percent-encoded in the URL."""
-    if not password:
-        return []
-    return [password, quote(password, safe=""), quote_plus(password)]
+    return redact(message, secrets)
 
 
 def _sqlite_creator(url: URL, *, busy_timeout: float, read_only: bool) -> Callable[[], sqlite3.Connection] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from collections.abc import Iterator
@@ -125,10 +126,10 @@ def test_changing_forms_need_the_csrf_token_and_our_own_origin(client: TestClien
     assert foreign.status_code == 403
     assert "did not come from this console" in foreign.text
     service = state_of_client(client).service
-    assert service.get(incident_id).acknowledged_by is None  # none of them did anything
+    assert asyncio.run(service.get(incident_id)).acknowledged_by is None  # none of them did anything
     ours = client.post(path, data={"csrf": csrf}, headers={"origin": "http://testserver"}, follow_redirects=False)
     assert ours.status_code == 303
-    assert service.get(incident_id).acknowledged_by == "responder-user"
+    assert asyncio.run(service.get(incident_id)).acknowledged_by == "responder-user"
 
 
 def test_the_public_console_url_is_an_origin_of_our_own(client: TestClient) -> None:
@@ -162,7 +163,7 @@ def test_a_viewer_can_look_but_not_change(client: TestClient) -> None:
     answer = client.post(f"/incidents/{incident_id}/ack", data={"csrf": csrf}, follow_redirects=False)
     assert answer.status_code == 403
     assert "needs the responder role" in answer.text
-    assert state_of_client(client).service.get(incident_id).acknowledged_by is None
+    assert asyncio.run(state_of_client(client).service.get(incident_id)).acknowledged_by is None
 
 
 def test_approve_needs_the_approver_role_and_an_incident_that_waits(client: TestClient) -> None:
@@ -292,7 +293,7 @@ def test_logging_out_ends_the_session_for_every_copy_of_the_cookie(client: TestC
     incident_id = open_incident(client)
     ack = client.post(f"/incidents/{incident_id}/ack", data={"csrf": csrf}, follow_redirects=False)
     assert ack.headers["location"] == "/login?next=/"
-    assert state_of_client(client).service.get(incident_id).acknowledged_by is None
+    assert asyncio.run(state_of_client(client).service.get(incident_id)).acknowledged_by is None
 
 
 def test_logging_out_ends_only_that_session(tmp_path: Path, catalog: Path, client: TestClient) -> None:

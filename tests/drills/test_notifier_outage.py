@@ -9,6 +9,7 @@ notification and notifier, id `<incident>:<n>:<notifier>`) is matched to what th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -115,7 +116,7 @@ def test_notifications_survive_a_five_minute_outage_without_holding_incidents_up
             # outage lasts until they have: it is five minutes or more, never less).
             world.wait_state(fixed.id, "resolved")
             world.wait_state(failing.id, "escalated")
-            world.service.resolve(failing.id, actor="ops", reason="fixed by hand")  # PagerDuty: resolve
+            asyncio.run(world.service.resolve(failing.id, actor="ops", reason="fixed by hand"))  # PagerDuty: resolve
             assert slack.calls == []
             assert pagerduty.requests == []
             time.sleep(max(0.0, outage_ends - time.time()))
@@ -130,8 +131,8 @@ def test_notifications_survive_a_five_minute_outage_without_holding_incidents_up
                 time.sleep(0.2)
 
     # Both incidents ended during the outage: remediated and resolved, escalated and resolved by a person.
-    ends = [world.service.get(fixed.id).closed_at, world.service.get(failing.id).escalated_at]
-    ends.append(world.service.get(failing.id).closed_at)
+    ends = [asyncio.run(world.service.get(fixed.id)).closed_at, asyncio.run(world.service.get(failing.id)).escalated_at]
+    ends.append(asyncio.run(world.service.get(failing.id)).closed_at)
     assert all(end is not None and end.timestamp() < back_up for end in ends)
     assert all(job.output is True for job in jobs)  # delivered, not given up
     kinds = Counter((_note(job)["incident_id"], _note(job)["kind"], job.workflow_id.rsplit(":", 1)[1]) for job in jobs)

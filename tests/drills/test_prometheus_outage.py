@@ -9,6 +9,7 @@ incident escalates, without running the remediation meant for a critical reading
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def test_prometheus_down_slow_or_garbled_reads_error_in_time_and_incidents_escal
             for incident in incidents.values():
                 world.wait_state(incident.id, "escalated", timeout=30)
         for name, incident in incidents.items():
-            record = world.service.get(incident.id)
+            record = asyncio.run(world.service.get(incident.id))
             assert record.assessment is not None
             (result,) = record.assessment["diagnosticResults"]
             expected = DOWN_MESSAGE.format(port=down) if name == "down" else MODES[name][1]

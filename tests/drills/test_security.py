@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -256,7 +257,7 @@ def test_secrets_never_reach_logs_timeline_database_or_api(tmp_path: Path, caplo
         assert loaded.runbook is not None, [str(p) for p in loaded.problems]
         caplog.set_level(logging.DEBUG)
         with WorkerProcess(config, env=ENVIRON) as worker:
-            incident, _ = world.service.trigger(loaded.runbook, trigger_type="manual", triggered_by="test")
+            incident, _ = asyncio.run(world.service.trigger(loaded.runbook, trigger_type="manual", triggered_by="test"))
             world.wait_state(incident.id, "resolved", timeout=30)
             world.wait(incident.id, lambda r: len(pagerduty.requests) > 0, what="PagerDuty's first (failed) answer")
             pagerduty.recover()

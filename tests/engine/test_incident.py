@@ -7,6 +7,7 @@ every action ran exactly once, whatever the crash.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -74,7 +75,7 @@ def test_approval_gated_remediation_never_runs_without_approval(world: EngineWor
         assert record.waiting_for == "approval: fix"
         time.sleep(1.0)
         assert effects(world, "gated") == []
-        world.service.decide(incident.id, "fix", "approve", actor="alice", reason="checked the graphs")
+        asyncio.run(world.service.decide(incident.id, "fix", "approve", actor="alice", reason="checked the graphs"))
         world.wait_state(incident.id, "resolved")
     assert len([line for line in effects(world, "gated") if line.startswith("start")]) == 1
     approval = world.events(incident.id, "decision_by_person")
@@ -85,13 +86,13 @@ def test_rejection_is_respected_and_escalates(world: EngineWorld) -> None:
     with world.worker():
         incident = world.trigger("gated")
         world.wait_state(incident.id, "awaiting_approval")
-        world.service.decide(incident.id, "fix", "reject", actor="bob", reason="not during the sale")
+        asyncio.run(world.service.decide(incident.id, "fix", "reject", actor="bob", reason="not during the sale"))
         record = world.wait_state(incident.id, "escalated")
     assert effects(world, "gated") == []
     assert record.escalated
     assert "fix rejected by bob: not during the sale" in [e.message for e in world.events(incident.id)]
     with pytest.raises(IncidentError, match="already rejected by bob"):
-        world.service.decide(incident.id, "fix", "approve", actor="carol")
+        asyncio.run(world.service.decide(incident.id, "fix", "approve", actor="carol"))
 
 
 def test_manual_remediation_waits_for_a_person_then_verifies(world: EngineWorld) -> None:
@@ -100,7 +101,7 @@ def test_manual_remediation_waits_for_a_person_then_verifies(world: EngineWorld)
         record = world.wait_state(incident.id, "remediating")
         assert record.waiting_for == "done or skip: by_hand"
         (world.root / "manual.state").write_text("ok\n")
-        world.service.decide(incident.id, "by_hand", "done", actor="dana")
+        asyncio.run(world.service.decide(incident.id, "by_hand", "done", actor="dana"))
         world.wait_state(incident.id, "resolved")
 
 
@@ -119,23 +120,23 @@ def test_wrong_decisions_are_refused_with_reasons(world: EngineWorld) -> None:
         incident = world.trigger("gated")
         world.wait_state(incident.id, "awaiting_approval")
         with pytest.raises(IncidentError, match="only manual remediations"):
-            world.service.decide(incident.id, "fix", "done", actor="x")
+            asyncio.run(world.service.decide(incident.id, "fix", "done", actor="x"))
         with pytest.raises(IncidentError, match="no remediation nope"):
-            world.service.decide(incident.id, "nope", "approve", actor="x")
+            asyncio.run(world.service.decide(incident.id, "nope", "approve", actor="x"))
         with pytest.raises(IncidentError, match="no incident INC-0"):
-            world.service.decide("INC-0", "fix", "approve", actor="x")
-        world.service.cancel(incident.id, actor="x")
+            asyncio.run(world.service.decide("INC-0", "fix", "approve", actor="x"))
+        asyncio.run(world.service.cancel(incident.id, actor="x"))
         with pytest.raises(IncidentError, match="takes no more decisions"):
-            world.service.decide(incident.id, "fix", "approve", actor="x")
+            asyncio.run(world.service.decide(incident.id, "fix", "approve", actor="x"))
 
 
 def test_resolve_by_a_person_stops_the_plan(world: EngineWorld) -> None:
     with world.worker():
         incident = world.trigger("gated")
         world.wait_state(incident.id, "awaiting_approval")
-        world.service.resolve(incident.id, actor="erin", reason="fixed upstream")
+        asyncio.run(world.service.resolve(incident.id, actor="erin", reason="fixed upstream"))
         time.sleep(1.0)
-        record = world.service.get(incident.id)
+        record = asyncio.run(world.service.get(incident.id))
     assert record.state.value == "resolved"
     assert not record.is_open
     assert effects(world, "gated") == []
@@ -143,7 +144,9 @@ def test_resolve_by_a_person_stops_the_plan(world: EngineWorld) -> None:
 
 def test_dry_run_does_everything_but_the_side_effect(world: EngineWorld) -> None:
     with world.worker():
-        record, _ = world.service.trigger(world.runbook("auto"), trigger_type="manual", triggered_by="t", dry_run=True)
+        record, _ = asyncio.run(
+            world.service.trigger(world.runbook("auto"), trigger_type="manual", triggered_by="t", dry_run=True)
+        )
         record = world.wait_state(record.id, "escalated")  # verification finds it still broken
     assert effects(world, "auto") == []
     runs = world.service.store.action_runs(record.id)
@@ -156,8 +159,10 @@ def test_same_trigger_fifty_times_concurrently_opens_one_incident(world: EngineW
     lock = threading.Lock()
 
     def trigger() -> None:
-        record, opened = world.service.trigger(
-            world.runbook("gated"), trigger_type="manual", triggered_by="storm", labels={"pod": "a"}
+        record, opened = asyncio.run(
+            world.service.trigger(
+                world.runbook("gated"), trigger_type="manual", triggered_by="storm", labels={"pod": "a"}
+            )
         )
         with lock:
             results.append((record.id, opened))
@@ -171,7 +176,7 @@ def test_same_trigger_fifty_times_concurrently_opens_one_incident(world: EngineW
     assert sorted(opened for _, opened in results) == [False] * 49 + [True]
     incident_id = results[0][0]
     assert len(world.events(incident_id, "joined")) == 49
-    assert world.service.get(incident_id).joins == 49
+    assert asyncio.run(world.service.get(incident_id)).joins == 49
 
 
 def test_escalation_fires_after_the_configured_minutes(world: EngineWorld) -> None:
@@ -187,9 +192,9 @@ def test_escalation_fires_after_the_configured_minutes(world: EngineWorld) -> No
 def test_acknowledged_incident_is_not_escalated_by_the_timer(world: EngineWorld) -> None:
     with world.worker():
         incident = world.trigger("manual")
-        world.service.acknowledge(incident.id, actor="frank")
+        asyncio.run(world.service.acknowledge(incident.id, actor="frank"))
         time.sleep(3.0)
-        record = world.service.get(incident.id)
+        record = asyncio.run(world.service.get(incident.id))
     assert not record.escalated
     assert record.acknowledged_by == "frank"
 
@@ -215,7 +220,7 @@ def test_crash_while_waiting_for_approval(world: EngineWorld) -> None:
     incident = world.trigger("gated")
     world.wait_state(incident.id, "awaiting_approval")
     worker.kill()
-    world.service.decide(incident.id, "fix", "approve", actor="gina")  # while no engine runs at all
+    asyncio.run(world.service.decide(incident.id, "fix", "approve", actor="gina"))  # while no engine runs at all
     with world.worker():
         world.wait_state(incident.id, "resolved", timeout=40)
     assert [line for line in effects(world, "gated") if line.startswith("start")] == [f"start {incident.id}:fix:1"]

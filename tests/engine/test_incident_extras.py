@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,12 +66,14 @@ def test_a_failed_action_with_continue_on_failure_goes_on_with_the_plan(tmp_path
 def test_the_alert_resolving_verifies_and_closes_when_the_runbook_asks(tmp_path: Path, webhook: HttpServer) -> None:
     world = make_world(tmp_path, webhook)
     with world.worker():
-        record, _ = world.service.trigger(
-            world.runbook("gated"), trigger_type="alert", triggered_by="alertmanager", dedup_key="fp-1"
+        record, _ = asyncio.run(
+            world.service.trigger(
+                world.runbook("gated"), trigger_type="alert", triggered_by="alertmanager", dedup_key="fp-1"
+            )
         )
         world.wait_state(record.id, "awaiting_approval")
         (tmp_path / "gated.state").write_text("ok\n")  # it recovered by itself
-        assert world.service.alert_resolved("fp-1", source="alertmanager") is not None
+        assert asyncio.run(world.service.alert_resolved("fp-1", source="alertmanager")) is not None
         world.wait_state(record.id, "resolved")
     assert not (tmp_path / "gated.effects").exists()
     assert "the alert resolved (alertmanager)" in [e.message for e in world.events(record.id)]
@@ -79,17 +82,19 @@ def test_the_alert_resolving_verifies_and_closes_when_the_runbook_asks(tmp_path:
 def test_the_alert_resolving_while_still_unhealthy_keeps_the_incident_open(tmp_path: Path, webhook: HttpServer) -> None:
     world = make_world(tmp_path, webhook)
     with world.worker():
-        record, _ = world.service.trigger(
-            world.runbook("gated"), trigger_type="alert", triggered_by="alertmanager", dedup_key="fp-2"
+        record, _ = asyncio.run(
+            world.service.trigger(
+                world.runbook("gated"), trigger_type="alert", triggered_by="alertmanager", dedup_key="fp-2"
+            )
         )
         world.wait_state(record.id, "awaiting_approval")
-        world.service.alert_resolved("fp-2", source="alertmanager")
+        asyncio.run(world.service.alert_resolved("fp-2", source="alertmanager"))
         world.wait(
             record.id,
             lambda r: any(e.kind == "alert" and "staying open" in e.message for e in world.events(r.id)),
             what="the verdict",
         )
-    assert world.service.get(record.id).state.value == "awaiting_approval"
+    assert asyncio.run(world.service.get(record.id)).state.value == "awaiting_approval"
 
 
 def test_notifications_reach_the_webhook_in_the_documented_format(tmp_path: Path, webhook: HttpServer) -> None:
@@ -130,14 +135,14 @@ def test_pagerduty_hears_the_escalation_and_the_resolution(tmp_path: Path, webho
         with world.worker():
             incident = world.trigger("paged")
             world.wait_state(incident.id, "awaiting_approval")
-            world.service.decide(incident.id, "fix", "reject", actor="ops", reason="not now")
+            asyncio.run(world.service.decide(incident.id, "fix", "reject", actor="ops", reason="not now"))
             world.wait_state(incident.id, "escalated")  # a rejection leaves nothing done: people take over
             world.wait(
                 incident.id,
                 lambda r: any(e["event_action"] == "trigger" for e in pagerduty.events),
                 what="the PagerDuty trigger",
             )
-            world.service.resolve(incident.id, actor="ops")
+            asyncio.run(world.service.resolve(incident.id, actor="ops"))
             world.wait(
                 incident.id,
                 lambda r: any(e["event_action"] == "resolve" for e in pagerduty.events),

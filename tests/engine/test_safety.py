@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from handrail.store import ActionStatus
@@ -76,7 +77,9 @@ def test_every_executed_action_records_approver_parameters_output_and_duration(t
     with world.worker():
         incident = world.trigger("gated")
         world.wait_state(incident.id, "awaiting_approval")
-        world.service.decide(incident.id, "fix", "approve", actor="alice", reason="looked at the dashboard")
+        asyncio.run(
+            world.service.decide(incident.id, "fix", "approve", actor="alice", reason="looked at the dashboard")
+        )
         world.wait_state(incident.id, "resolved")
     run = world.service.store.action_runs(incident.id)[0]
     assert run.approved_by == "alice (looked at the dashboard)"

@@ -7,12 +7,15 @@ tests/drills/test_scale_out.py run the real one); the watch's clock is a number 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from handrail.blocking import BlockingPool
 from handrail.engine.takeover import WorkerWatch
 from handrail.store import SqlIncidentStore, create_engine
 from handrail.store.schema import WORKERS
@@ -177,3 +180,43 @@ async def test_a_worker_takes_over_only_workers_of_its_own_release(registry: Sql
     assert await new.tick() == []
     assert recoveries.asked == []
     assert registry.get("old") is not None, "left for a worker of its release"
+
+
+async def test_the_watch_reaches_the_registry_and_recovery_only_through_its_bounded_pool(
+    registry: SqlWorkerRegistry,
+) -> None:
+    clock, threads = Clock(), set[str]()
+
+    class Watched(SqlWorkerRegistry):
+        def beat(self, *args: Any, **kwargs: Any) -> bool:
+            threads.add(threading.current_thread().name.split("_")[0])
+            return super().beat(*args, **kwargs)
+
+        def silent(self, *args: Any, **kwargs: Any) -> list[WorkerRecord]:
+            threads.add(threading.current_thread().name.split("_")[0])
+            return super().silent(*args, **kwargs)
+
+        def claim(self, *args: Any, **kwargs: Any) -> bool:
+            threads.add(threading.current_thread().name.split("_")[0])
+            return super().claim(*args, **kwargs)
+
+    watched = Watched(registry.engine)
+
+    def recover(dead: str) -> list[str]:
+        threads.add(threading.current_thread().name.split("_")[0])
+        return []
+
+    pool = BlockingPool(2, name="watch-pool")
+    dead = WorkerWatch(watched, executor_id="dead", takeover_after=BOUND, recover=recover, clock=clock)
+    live = WorkerWatch(watched, executor_id="live", takeover_after=BOUND, recover=recover, clock=clock, pool=pool)
+    await dead.register()
+    threads.clear()
+    await live.register()
+    go_silent(registry, "dead", 10)
+    await live.tick()
+    clock.now += BOUND / 3
+    await live.tick()
+    clock.now += BOUND
+    assert await live.tick() == ["dead"]
+    assert threads == {"watch-pool"}
+    pool.close()

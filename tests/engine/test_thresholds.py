@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from handrail.engine.thresholds import cron_for
+from handrail.composition import create_runtime, open_service
+from handrail.engine.incident import INCIDENT_QUEUE
+from handrail.engine.runtime import install, uninstall
+from handrail.engine.thresholds import _open_or_join, cron_for
+from handrail.runbook.model import Runbook
+from handrail.settings import load_settings
 from support.engine import EngineWorld, runbook
 from support.prometheus import MetricsExporter, PrometheusServer
+
+RUNBOOK = Runbook.model_validate(
+    {
+        "id": "r",
+        "name": "R",
+        "description": "d",
+        "severity": "P3",
+        "service": "s",
+        "triggers": [{"type": "metric_threshold", "metricQuery": "max(x)", "threshold": 100}],
+        "diagnostics": [],
+        "decisionTree": [{"otherwise": True, "then": ["page"], "description": "d"}],
+        "remediations": [{"id": "page", "name": "Page", "description": "d", "type": "escalate"}],
+        "escalation": {"primary": "#x", "escalateAfterMinutes": 5},
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +90,31 @@ def _first_incident(world: EngineWorld) -> str:
             return found[0].id
         time.sleep(0.2)
     raise AssertionError("no incident opened")
+
+
+def test_a_crossing_opens_through_the_service_with_its_workflow_on_the_incident_queue(tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    config = tmp_path / "handrail.yaml"
+    config.write_text(f"runbooks: runbooks\ndatabase: 'sqlite:///{tmp_path / 'h.db'}'\n")
+    settings = load_settings(config, environ={})
+    service = open_service(settings)
+    install(create_runtime(settings, service.store))
+    crossing = {
+        "runbook": RUNBOOK.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "dedup": "r|metric_threshold|0",
+        "value": 150,
+        "threshold": 100,
+        "tick": "2026-01-05T09:00:00+00:00",
+    }
+    try:
+        opened = asyncio.run(_open_or_join(crossing))  # a DBOS step, run as a plain call outside a workflow
+        joined = asyncio.run(_open_or_join(crossing))
+        workflows = service.client.list_workflows()
+    finally:
+        uninstall()
+        service.close()
+    assert opened == (joined[0], True)
+    assert joined[1] is False
+    assert re.fullmatch(r"INC-[0-9A-F]{12}", opened[0])  # the service's incident id
+    # enqueued with the incident, in its transaction, like every other trigger (#14)
+    assert [(w.workflow_id, w.queue_name) for w in workflows] == [(opened[0], INCIDENT_QUEUE)]

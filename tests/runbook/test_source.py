@@ -139,3 +139,12 @@ def test_text_position_points_inside_quoted_strings() -> None:
     document = parse_document("a: 'value >== 1'\nb: plain text\n")
     assert document.text_position(("a",), 7) == Position(1, 11)
     assert document.text_position(("b",), 7) == Position(2, 10)
+
+
+def test_lint_and_runbook_tests_share_the_one_list_of_runbook_and_scenario_suffixes() -> None:
+    from handrail import lint
+    from handrail.runbook import source
+    from handrail.scenarios import suite
+
+    assert lint.RUNBOOK_SUFFIXES is suite.RUNBOOK_SUFFIXES is source.RUNBOOK_SUFFIXES
+    assert lint.SCENARIO_SUFFIXES is suite.SCENARIO_SUFFIXES is source.SCENARIO_SUFFIXES

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,45 @@ def test_open_then_join_then_reopen_after_close(store: SqlIncidentStore) -> None
     reopened, opened_third = store.open_or_join(new("INC-3"))
     assert (reopened.id, opened_third) == ("INC-3", True)
     assert first.created_at.tzinfo is UTC
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlIncidentStore]:
+    if request.param == "sqlite":
+        store = SqlIncidentStore(create_engine(f"sqlite:///{tmp_path / 's.db'}"))
+        store.migrate()
+        yield store
+        store.engine.dispose()
+        return
+    with postgres_database("handrail_join") as url:
+        store = SqlIncidentStore(create_engine(url))
+        store.migrate()
+        yield store
+        store.engine.dispose()
+
+
+def test_opening_and_joining_each_take_one_write_transaction(any_store: SqlIncidentStore) -> None:
+    # Alertmanager repeats a firing alert every group interval: each repeat is a join (#14)
+    commits: list[int] = []
+    sa.event.listen(any_store.engine, "commit", lambda connection: commits.append(1))
+    any_store.open_or_join(new("INC-1"))
+    assert len(commits) == 1
+    joined, opened = any_store.open_or_join(new("INC-2"))
+    assert (joined.id, opened, joined.joins) == ("INC-1", False, 1)
+    assert len(commits) == 2
+    assert [e.kind for e in any_store.timeline("INC-1")] == ["triggered", "joined"]
+
+
+def test_triggers_racing_on_one_key_open_one_incident_and_join_it(any_store: SqlIncidentStore) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda n: any_store.open_or_join(new(f"INC-{n}")), range(24)))
+    opened = [record.id for record, was_opened in results if was_opened]
+    assert len(opened) == 1
+    assert {record.id for record, _ in results} == set(opened)
+    record = any_store.get(opened[0])
+    assert record is not None
+    assert record.joins == 23
+    assert len(any_store.timeline(opened[0])) == 24
 
 
 def test_closed_incidents_refuse_transitions(store: SqlIncidentStore) -> None:

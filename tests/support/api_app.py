@@ -50,5 +50,4 @@ def api_app(
     try:
         yield app, state
     finally:
-        state.service.client.destroy()
-        state.service.store.engine.dispose()
+        state.service.close()

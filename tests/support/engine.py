@@ -2,13 +2,14 @@
 
 world = EngineWorld.create(tmp_path, database_url, runbooks={"name": yaml_text})
 with world.worker() as worker:      # `handrail worker` as a subprocess
-    incident = world.service.trigger(world.runbook("name"), trigger_type="manual", triggered_by="t")
+    incident = asyncio.run(world.service.trigger(world.runbook("name"), trigger_type="manual", triggered_by="t"))
     world.wait(incident.id, lambda r: r.state.value == "resolved")
     worker.kill()                   # SIGKILL, as a crash would
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -231,8 +232,8 @@ class EngineWorld:
         return WorkerProcess(self.config)
 
     def trigger(self, runbook_id: str, **labels: str) -> IncidentRecord:
-        record, _ = self.service.trigger(
-            self.runbook(runbook_id), trigger_type="manual", triggered_by="test", labels=labels
+        record, _ = asyncio.run(
+            self.service.trigger(self.runbook(runbook_id), trigger_type="manual", triggered_by="test", labels=labels)
         )
         return record
 
@@ -240,13 +241,13 @@ class EngineWorld:
         self, incident_id: str, condition: Callable[[IncidentRecord], bool], *, timeout: float = 30, what: str = ""
     ) -> IncidentRecord:
         deadline = time.monotonic() + timeout
-        record = self.service.get(incident_id)
+        record = asyncio.run(self.service.get(incident_id))
         while not condition(record):
             if time.monotonic() > deadline:
                 events = "\n".join(f"  {e.kind}: {e.message}" for e in self.events(incident_id))
                 raise AssertionError(f"timed out waiting for {what or 'condition'}; state {record.state}\n{events}")
             time.sleep(0.1)
-            record = self.service.get(incident_id)
+            record = asyncio.run(self.service.get(incident_id))
         return record
 
     def wait_state(self, incident_id: str, state: str, *, timeout: float = 30) -> IncidentRecord:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Self
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from redis.asyncio import ConnectionPool, Redis
@@ -38,6 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from handrail.actions.base import ActionContext, ActionOutcome, ActionParams, ActionScope
 from handrail.errors import ActionError, TemplateError
+from handrail.redaction import redact, url_secrets
 from handrail.runbook.model import Duration, StrictModel
 from handrail.runbook.template import parse_template, render_text
 
@@ -118,9 +119,7 @@ class _Plan:
         """`cache 'x' (url): what went wrong`, without the password."""
         text = what if isinstance(what, str) else _describe_error(what)
         message = f"cache {self.name!r} ({self.shown}): {text}"
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        return message
+        return redact(message, self.secrets)
 
 
 @dataclass(slots=True)
@@ -225,7 +224,7 @@ class FlushCacheAction:
         elif parts.username:
             netloc = f"{parts.username}@{netloc}"
         shown = f"{parts.scheme}://{netloc}:{port}" + (f"/{db}" if backend == "redis" else "")
-        return _Plan(name, connection, backend, host, port, db, pattern, shown, _secrets(url))
+        return _Plan(name, connection, backend, host, port, db, pattern, shown, tuple(url_secrets(url)))
 
     def _client(self, plan: _Plan) -> Redis:
         client = self._clients.get((plan.name, plan.db))
@@ -402,14 +401,6 @@ def _db(params: FlushCacheParams, connection: CacheConnection) -> int:
     if params.db is not None:
         return params.db
     return int(parse_url(connection.url.get_secret_value()).get("db") or 0)
-
-
-def _secrets(url: str) -> tuple[str, ...]:
-    """The password, as given and percent-decoded and -encoded, longest first."""
-    parts = urlsplit(url)
-    found = [parts.password or "", *parse_qs(parts.query).get("password", [])]
-    forms = {form for secret in found if secret for form in (secret, unquote(secret), quote(secret, safe=""))}
-    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _timed_out(exc: BaseException) -> bool:

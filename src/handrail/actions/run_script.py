@@ -47,9 +47,9 @@ from handrail.sql import (
     Database,
     DatabaseConnection,
     DatabaseKind,
+    Databases,
     DatabaseSetupError,
     bind_text,
-    open_database,
     plain_value,
     sqlite_connection,
 )
@@ -111,7 +111,7 @@ class RunScriptAction:
         if max_output <= 0:
             raise ValueError("max_output must be positive")
         self._connections = databases
-        self._databases: dict[str, Database] = {}
+        self._databases = Databases(read_only=False)
         self._max_output = max_output
         self._kill_grace = kill_grace
 
@@ -149,9 +149,7 @@ class RunScriptAction:
 
     async def aclose(self) -> None:
         """Dispose of every engine (and its pooled connections)."""
-        databases, self._databases = list(self._databases.values()), {}
-        for database in databases:
-            await asyncio.to_thread(database.engine.dispose)
+        await self._databases.aclose()
 
     # -- SQL ------------------------------------------------------------------------------
 
@@ -169,17 +167,10 @@ class RunScriptAction:
             raise ActionError(f"sql: {exc}") from exc
 
     def _database(self, name: str) -> Database:
-        database = self._databases.get(name)
-        if database is None:
-            connection = self._connections[name]
-            try:
-                database = open_database(
-                    name, connection.url, statement_timeout=connection.statement_timeout, read_only=False
-                )
-            except DatabaseSetupError as exc:
-                raise ActionError(str(exc)) from None
-            self._databases[name] = database
-        return database
+        try:
+            return self._databases.get(name, self._connections[name])
+        except DatabaseSetupError as exc:
+            raise ActionError(str(exc)) from None
 
     async def _execute_sql(self, database: Database, statement: SqlStatement, timeout: float) -> ActionOutcome:
         attempt = _Attempt()

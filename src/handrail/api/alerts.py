@@ -23,6 +23,7 @@ from handrail.api.errors import ApiError
 from handrail.api.metrics import ALERTS
 from handrail.api.state import CatalogHolder
 from handrail.catalog import broken_summary
+from handrail.engine.service import alert_dedup_key
 from handrail.limits import InputLimits
 from handrail.lint import LintResult
 from handrail.runbook.model import Runbook, Trigger
@@ -124,7 +125,7 @@ def _refuse(holder: CatalogHolder, labels: dict[str, str]) -> list[str]:
 
 
 @router.post("/alerts/alertmanager")
-def alertmanager(
+async def alertmanager(
     request: Request, payload: AlertmanagerPayload, identity: Annotated[Identity, Depends(require(ALERTMANAGER))]
 ) -> dict[str, Any]:
     state = state_of(request)
@@ -136,10 +137,11 @@ def alertmanager(
     refused: list[str] = []
     unknown = 0
     for alert in payload.alerts:
-        key = alert.fingerprint or f"{payload.groupKey}|{sorted(alert.labels.items())}"
+        fingerprint, group_key = alert.fingerprint, payload.groupKey
         if alert.status == "resolved":
             for runbook in runbooks_for(runbooks, alert.labels):
-                record = state.service.alert_resolved(f"{runbook.id}|{key}", source=identity.name)
+                key = alert_dedup_key(runbook.id, fingerprint=fingerprint, group_key=group_key, labels=alert.labels)
+                record = await state.service.alert_resolved(key, source=identity.name)
                 if record is not None:
                     resolved.append(record.id)
             ALERTS.labels(result="resolved").inc()
@@ -155,13 +157,15 @@ def alertmanager(
             logger.info("no runbook for alert %s", alert.labels.get("alertname", "?"))
             continue
         for runbook in chosen:
-            record, was_opened = state.service.trigger(
+            record, was_opened = await state.service.trigger(
                 runbook,
                 trigger_type="alert",
                 triggered_by=identity.name,
                 labels=alert.labels,
                 annotations=alert.annotations,
-                dedup_key=f"{runbook.id}|{key}",
+                dedup_key=alert_dedup_key(
+                    runbook.id, fingerprint=fingerprint, group_key=group_key, labels=alert.labels
+                ),
             )
             (opened if was_opened else joined).append(record.id)
             ALERTS.labels(result="opened" if was_opened else "joined").inc()

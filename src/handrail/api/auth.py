@@ -12,13 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-import sqlalchemy as sa
-
-from handrail.store.schema import API_TOKENS
 
 __all__ = ["ROLES", "Identity", "TokenRegistry", "digest", "new_token"]
 
@@ -80,16 +75,3 @@ class TokenRegistry:
             if hmac.compare_digest(presented, entry.sha256):
                 found = Identity(entry.name, entry.role)
         return found
-
-    @classmethod
-    def load(cls, engine: sa.Engine, configured: Sequence[tuple[str, str, str]]) -> TokenRegistry:
-        with engine.connect() as connection:
-            stored = [(r.name, r.role, r.sha256) for r in connection.execute(sa.select(API_TOKENS))]
-        return cls([*configured, *stored])
-
-    @staticmethod
-    def store(engine: sa.Engine, name: str, role: str, token: str) -> None:
-        with engine.begin() as connection:
-            connection.execute(
-                sa.insert(API_TOKENS).values(name=name, role=role, sha256=digest(token), created_at=datetime.now(UTC))
-            )

@@ -2,7 +2,9 @@
 
 Bad input never becomes a 500: a body that is not JSON, or not an object, is `field: "body"`; a
 body over its size limit is a 413 naming `body` (api/body.py reads every body); a value over its
-limit (`api.limits`) is a 422 naming the field.
+limit (`api.limits`) is a 422 naming the field. An incident command that does not fit is answered by
+the type of `IncidentService`'s error, never by its text: not found 404, forbidden 403 (four eyes
+403 `four_eyes`), any other conflict 409.
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from handrail.errors import CatalogError, FourEyesError, IncidentError, InputLimitError
-from handrail.store.reconnect import is_disconnect
+from handrail.engine.service import is_disconnect
+from handrail.errors import (
+    CatalogError,
+    FourEyesError,
+    IncidentError,
+    IncidentForbiddenError,
+    IncidentNotFoundError,
+    InputLimitError,
+)
 
 __all__ = ["ApiError", "BodyTooLarge", "error_response", "install_error_handlers"]
 
@@ -72,10 +81,18 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         return JSONResponse(_body("invalid_request", message, field, details=details), status_code=422)
 
+    # Starlette picks the handler of the error's nearest class: these four cover IncidentError's tree.
     @app.exception_handler(IncidentError)
-    async def incident_error(_: Request, exc: IncidentError) -> JSONResponse:
-        status = 404 if str(exc).startswith("no incident") else 409
-        return JSONResponse(_body("not_found" if status == 404 else "conflict", str(exc)), status_code=status)
+    async def incident_conflict(_: Request, exc: IncidentError) -> JSONResponse:
+        return JSONResponse(_body("conflict", str(exc)), status_code=409)
+
+    @app.exception_handler(IncidentNotFoundError)
+    async def incident_not_found(_: Request, exc: IncidentNotFoundError) -> JSONResponse:
+        return JSONResponse(_body("not_found", str(exc)), status_code=404)
+
+    @app.exception_handler(IncidentForbiddenError)
+    async def incident_forbidden(_: Request, exc: IncidentForbiddenError) -> JSONResponse:
+        return JSONResponse(_body("forbidden", str(exc)), status_code=403)
 
     @app.exception_handler(FourEyesError)
     async def four_eyes(_: Request, exc: FourEyesError) -> JSONResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,14 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from handrail.api.auth import Identity
 from handrail.api.deps import require, state_of
 from handrail.api.errors import ApiError
+from handrail.engine.service import IncidentRecord, incident_summary
 from handrail.handoff import handoff_dict
-from handrail.store import IncidentRecord
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 MAX_OFFSET = 1_000_000_000
 """Far past any real list; larger numbers overflow the databases' 64-bit OFFSET (a 500 before, #9 fuzzing)."""
+REFERENCE_WAIT = 60.0
+"""Seconds `/incidents/trigger` waits for the diagnostics before it answers 504."""
 
 Viewer = Annotated[Identity, Depends(require("viewer"))]
 Responder = Annotated[Identity, Depends(require("responder"))]
@@ -57,30 +58,12 @@ class CloseRequest(_Body):
     reason: str = ""
 
 
-def _summary(record: IncidentRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "runbookId": record.runbook_id,
-        "title": record.title,
-        "severity": record.severity,
-        "service": record.service,
-        "state": record.state.value,
-        "open": record.is_open,
-        "escalated": record.escalated,
-        "acknowledgedBy": record.acknowledged_by,
-        "waitingFor": record.waiting_for,
-        "overallSeverity": record.overall_severity,
-        "triggeredAt": record.created_at.isoformat(),
-        "joins": record.joins,
-    }
-
-
-def _trigger(request: Request, body: TriggerRequest, identity: Identity) -> tuple[IncidentRecord, bool]:
+async def _trigger(request: Request, body: TriggerRequest, identity: Identity) -> tuple[IncidentRecord, bool]:
     state = state_of(request)
     state.service.limits.check_labels(body.context.labels, field="context.labels")
     state.service.limits.check_annotations(body.context.annotations, field="context.annotations")
     runbook = state.catalog.catalog.get(body.runbookId)
-    return state.service.trigger(
+    return await state.service.trigger(
         runbook,
         trigger_type="manual",
         triggered_by=identity.name,
@@ -92,34 +75,31 @@ def _trigger(request: Request, body: TriggerRequest, identity: Identity) -> tupl
 
 
 @router.post("/incidents", status_code=202)
-def trigger_incident(request: Request, body: TriggerRequest, identity: Responder) -> dict[str, Any]:
+async def trigger_incident(request: Request, body: TriggerRequest, identity: Responder) -> dict[str, Any]:
     """Open an incident (or join the open one with the same dedup key)."""
-    record, opened = _trigger(request, body, identity)
-    return {"incident": _summary(record), "opened": opened}
+    record, opened = await _trigger(request, body, identity)
+    return {"incident": incident_summary(record), "opened": opened}
 
 
 @router.post("/incidents/trigger")
 async def trigger_reference(request: Request, body: TriggerRequest, identity: Responder) -> dict[str, Any]:
     """The reference API: trigger, wait for the diagnostics (up to 60 s), answer with the execution."""
-    record, _ = _trigger(request, body, identity)
-    state = state_of(request)
-    for _ in range(600):
-        current = state.service.get(record.id)
-        if current.assessment is not None:
-            execution = dict(current.assessment)
-            results = len(execution.get("diagnosticResults", []))
-            actions = len(execution.get("recommendedActions", []))
-            return {
-                "execution": execution,
-                "incidentId": record.id,
-                "message": f"Runbook executed. {results} diagnostics run, {actions} actions recommended.",
-            }
-        await asyncio.sleep(0.1)
+    record, _ = await _trigger(request, body, identity)
+    current = await state_of(request).service.wait_for_assessment(record.id, timeout=REFERENCE_WAIT)
+    if current is not None and current.assessment is not None:
+        execution = dict(current.assessment)
+        results = len(execution.get("diagnosticResults", []))
+        actions = len(execution.get("recommendedActions", []))
+        return {
+            "execution": execution,
+            "incidentId": record.id,
+            "message": f"Runbook executed. {results} diagnostics run, {actions} actions recommended.",
+        }
     raise ApiError(504, "timeout", f"{record.id} was opened, but its diagnostics did not finish within 60 s")
 
 
 @router.get("/incidents")
-def list_incidents(
+async def list_incidents(
     request: Request,
     _: Viewer,
     state: Annotated[list[str] | None, Query()] = None,
@@ -129,59 +109,59 @@ def list_incidents(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Incidents, newest first (`{"incidents": [...]}` as in the reference API)."""
-    records = state_of(request).service.store.find(
+    records = await state_of(request).service.find(
         states=state or (), open_only=open, runbook_id=runbookId, limit=limit, offset=offset
     )
-    return {"incidents": [_summary(r) for r in records], "limit": limit, "offset": offset}
+    return {"incidents": [incident_summary(r) for r in records], "limit": limit, "offset": offset}
 
 
 @router.get("/incidents/{incident_id}")
-def get_incident(request: Request, incident_id: str, _: Viewer) -> dict[str, Any]:
+async def get_incident(request: Request, incident_id: str, _: Viewer) -> dict[str, Any]:
+    record, timeline, runs = await state_of(request).service.story(incident_id)
+    return handoff_dict(record, timeline, runs)
+
+
+async def _decide(
+    request: Request, incident_id: str, kind: str, body: DecisionRequest, identity: Identity
+) -> dict[str, Any]:
     service = state_of(request).service
-    record = service.get(incident_id)
-    return handoff_dict(record, service.store.timeline(incident_id), service.store.action_runs(incident_id))
-
-
-def _decide(request: Request, incident_id: str, kind: str, body: DecisionRequest, identity: Identity) -> dict[str, Any]:
-    state = state_of(request)
-    state.service.decide(incident_id, body.remediation, kind, actor=identity.name, reason=body.reason)
-    return {"incident": _summary(state.service.get(incident_id)), "recorded": kind}
+    record = await service.decide(incident_id, body.remediation, kind, actor=identity.name, reason=body.reason)
+    return {"incident": incident_summary(record), "recorded": kind}
 
 
 @router.post("/incidents/{incident_id}/approve")
-def approve(request: Request, incident_id: str, body: DecisionRequest, identity: Approver) -> dict[str, Any]:
-    return _decide(request, incident_id, "approve", body, identity)
+async def approve(request: Request, incident_id: str, body: DecisionRequest, identity: Approver) -> dict[str, Any]:
+    return await _decide(request, incident_id, "approve", body, identity)
 
 
 @router.post("/incidents/{incident_id}/reject")
-def reject(request: Request, incident_id: str, body: DecisionRequest, identity: Approver) -> dict[str, Any]:
-    return _decide(request, incident_id, "reject", body, identity)
+async def reject(request: Request, incident_id: str, body: DecisionRequest, identity: Approver) -> dict[str, Any]:
+    return await _decide(request, incident_id, "reject", body, identity)
 
 
 @router.post("/incidents/{incident_id}/done")
-def done(request: Request, incident_id: str, body: DecisionRequest, identity: Responder) -> dict[str, Any]:
-    return _decide(request, incident_id, "done", body, identity)
+async def done(request: Request, incident_id: str, body: DecisionRequest, identity: Responder) -> dict[str, Any]:
+    return await _decide(request, incident_id, "done", body, identity)
 
 
 @router.post("/incidents/{incident_id}/skip")
-def skip(request: Request, incident_id: str, body: DecisionRequest, identity: Responder) -> dict[str, Any]:
-    return _decide(request, incident_id, "skip", body, identity)
+async def skip(request: Request, incident_id: str, body: DecisionRequest, identity: Responder) -> dict[str, Any]:
+    return await _decide(request, incident_id, "skip", body, identity)
 
 
 @router.post("/incidents/{incident_id}/ack")
-def ack(request: Request, incident_id: str, identity: Responder) -> dict[str, Any]:
-    return {"incident": _summary(state_of(request).service.acknowledge(incident_id, actor=identity.name))}
+async def ack(request: Request, incident_id: str, identity: Responder) -> dict[str, Any]:
+    return {"incident": incident_summary(await state_of(request).service.acknowledge(incident_id, actor=identity.name))}
 
 
 @router.post("/incidents/{incident_id}/note")
-def note(request: Request, incident_id: str, body: NoteRequest, identity: Responder) -> dict[str, Any]:
-    service = state_of(request).service
-    service.note(incident_id, body.text, actor=identity.name)
-    return {"incident": _summary(service.get(incident_id))}
+async def note(request: Request, incident_id: str, body: NoteRequest, identity: Responder) -> dict[str, Any]:
+    record = await state_of(request).service.note(incident_id, body.text, actor=identity.name)
+    return {"incident": incident_summary(record)}
 
 
 @router.post("/incidents/{incident_id}/{verb}")
-def close(
+async def close(
     request: Request,
     incident_id: str,
     verb: Literal["resolve", "cancel"],
@@ -190,5 +170,5 @@ def close(
 ) -> dict[str, Any]:
     service = state_of(request).service
     method = service.resolve if verb == "resolve" else service.cancel
-    record = method(incident_id, actor=identity.name, reason=body.reason if body else "")
-    return {"incident": _summary(record)}
+    record = await method(incident_id, actor=identity.name, reason=body.reason if body else "")
+    return {"incident": incident_summary(record)}

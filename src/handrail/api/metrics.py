@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from handrail.store import SqlIncidentStore
-from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
+from handrail.engine.service import StoreFigures
 
 __all__ = ["ALERTS", "CatalogCollector", "StoreCollector", "metrics_registry", "render"]
 
@@ -22,40 +18,30 @@ ALERTS = Counter(
 
 
 class StoreCollector(Collector):
-    """Reads the current figures from the database at scrape time (so every process agrees)."""
+    """The current figures from the database at scrape time (so every process agrees).
 
-    def __init__(self, store: SqlIncidentStore, queue_depth: Callable[[], int] | None = None) -> None:
-        self._store = store
+    `figures` and `queue_depth` block on the database: `/metrics` renders on the service's pool.
+    """
+
+    def __init__(self, figures: Callable[[], StoreFigures], queue_depth: Callable[[], int] | None = None) -> None:
+        self._figures = figures
         self._queue_depth = queue_depth
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        figures = self._figures()
         incidents = GaugeMetricFamily(
             "handrail_incidents", "Incidents by state and runbook", labels=["state", "runbook"]
         )
+        for state, runbook, count in figures.incidents:
+            incidents.add_metric([state, runbook], count)
         actions = GaugeMetricFamily(
             "handrail_action_runs", "Action runs by type and outcome", labels=["type", "status"]
         )
+        for kind, status, count in figures.action_runs:
+            actions.add_metric([kind, status], count)
         failures = GaugeMetricFamily("handrail_notification_failures", "Notifications given up after every retry")
-        with self._store.engine.connect() as connection:
-            for state, runbook, count in connection.execute(
-                sa.select(INCIDENTS.c.state, INCIDENTS.c.runbook_id, sa.func.count()).group_by(
-                    INCIDENTS.c.state, INCIDENTS.c.runbook_id
-                )
-            ):
-                incidents.add_metric([state, runbook], count)
-            for kind, status, count in connection.execute(
-                sa.select(ACTION_RUNS.c.action_type, ACTION_RUNS.c.status, sa.func.count()).group_by(
-                    ACTION_RUNS.c.action_type, ACTION_RUNS.c.status
-                )
-            ):
-                actions.add_metric([kind, status], count)
-            failed = connection.execute(
-                sa.select(sa.func.count())
-                .select_from(TIMELINE)
-                .where(TIMELINE.c.kind == "notification", TIMELINE.c.message.like("% could not deliver %"))
-            ).scalar_one()
-        failures.add_metric([], failed)
-        yield from self._durations()
+        failures.add_metric([], figures.notification_failures)
+        yield from self._durations(figures)
         yield incidents
         yield actions
         yield failures
@@ -64,19 +50,9 @@ class StoreCollector(Collector):
             queue.add_metric([], self._queue_depth())
             yield queue
 
-    def _durations(self) -> Iterator[GaugeMetricFamily]:
+    @staticmethod
+    def _durations(figures: StoreFigures) -> Iterator[GaugeMetricFamily]:
         """Average and slowest duration of each diagnostic over the last hour (from the timeline)."""
-        since = datetime.now(UTC) - timedelta(hours=1)
-        query = (
-            sa.select(INCIDENTS.c.runbook_id, TIMELINE.c.data)
-            .join(INCIDENTS, INCIDENTS.c.id == TIMELINE.c.incident_id)
-            .where(TIMELINE.c.kind == "diagnostic", TIMELINE.c.at >= since)
-        )
-        samples: dict[tuple[str, str], list[float]] = defaultdict(list)
-        with self._store.engine.connect() as connection:
-            for runbook_id, data in connection.execute(query):
-                if isinstance(data, dict) and isinstance(data.get("durationMs"), int | float):
-                    samples[(runbook_id, str(data.get("stepId")))].append(data["durationMs"] / 1000)
         labels = ["runbook", "diagnostic"]
         average = GaugeMetricFamily(
             "handrail_diagnostic_duration_seconds_avg", "Mean diagnostic duration over the last hour", labels=labels
@@ -84,7 +60,7 @@ class StoreCollector(Collector):
         slowest = GaugeMetricFamily(
             "handrail_diagnostic_duration_seconds_max", "Slowest diagnostic duration over the last hour", labels=labels
         )
-        for key, values in sorted(samples.items()):
+        for key, values in sorted(figures.diagnostic_seconds.items()):
             average.add_metric(list(key), sum(values) / len(values))
             slowest.add_metric(list(key), max(values))
         yield average
@@ -104,7 +80,7 @@ class CatalogCollector(Collector):
 
 
 def metrics_registry(
-    store: SqlIncidentStore,
+    figures: Callable[[], StoreFigures],
     queue_depth: Callable[[], int] | None = None,
     *,
     broken_files: Callable[[], int] | None = None,
@@ -112,7 +88,7 @@ def metrics_registry(
     """One registry per app: the process's counters and the figures read from the database."""
     registry = CollectorRegistry()
     registry.register(ALERTS)
-    registry.register(StoreCollector(store, queue_depth))
+    registry.register(StoreCollector(figures, queue_depth))
     if broken_files is not None:
         registry.register(CatalogCollector(broken_files))
     return registry

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from handrail.api.auth import Identity
 from handrail.api.deps import require, state_of
 from handrail.engine import assess
+from handrail.engine.service import plain_json
 from handrail.explain import explain_markdown, explain_mermaid
-from handrail.store.incidents import plain_json
 
 __all__ = ["router"]
 
@@ -65,5 +65,6 @@ async def run_runbook(
 
 
 @router.post("/runbooks/reload")
-def reload_runbooks(request: Request, _: Annotated[Identity, Depends(require("admin"))]) -> dict[str, Any]:
-    return state_of(request).catalog.reload()
+async def reload_runbooks(request: Request, _: Annotated[Identity, Depends(require("admin"))]) -> dict[str, Any]:
+    state = state_of(request)
+    return await state.service.pool.run(state.catalog.reload)  # reads every file in the folder

@@ -92,7 +92,7 @@ async def interactions(request: Request) -> dict[str, Any]:
     if identity is None or not identity.may("approver"):
         return _reply(f"{_mention(decision.user_id)} is not mapped to a Handrail approver; nothing was recorded.")
     try:
-        state.service.decide(
+        await state.service.decide(
             decision.incident_id, decision.remediation_id, decision.kind, actor=identity.name, reason="via Slack"
         )
     except IncidentError as exc:
@@ -116,13 +116,13 @@ async def commands(request: Request) -> dict[str, Any]:
     verb, args = command.verb, command.args.split()
     try:
         if verb == "status" and args:
-            record = state.service.get(args[0])
+            record = await state.service.get(args[0])
             waiting = f" — waiting for {record.waiting_for}" if record.waiting_for else ""
             status = f"{record.id} [{record.severity}] {record.title}: {record.state.value}{waiting}"
             return _reply(escape_mrkdwn(status))
         if verb == "trigger" and args and identity.may("responder"):
             runbook = state.catalog.catalog.get(args[0])
-            record, opened = state.service.trigger(runbook, trigger_type="manual", triggered_by=identity.name)
+            record, opened = await state.service.trigger(runbook, trigger_type="manual", triggered_by=identity.name)
             return _reply(escape_mrkdwn(f"{'Opened' if opened else 'Joined'} {record.id} for {runbook.id}."))
         if verb == "run" and args and identity.may("responder"):
             runbook = state.catalog.catalog.get(args[0])

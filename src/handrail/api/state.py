@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,14 +90,17 @@ class CatalogHolder:
             return f"{where}; its triggers cannot be read either, so alerts meant for it count as unknown"
         return f"{where}; alerts that match it open no incident until it is fixed"
 
-    async def watch(self, interval: float, stop: asyncio.Event) -> None:
-        """Reload when a file in the folder changes (polling: works on every filesystem)."""
+    async def watch(self, interval: float, stop: asyncio.Event, *, offload: Callable[..., Awaitable[Any]]) -> None:
+        """Reload when a file in the folder changes (polling: works on every filesystem).
+
+        The scan and the reload read files: they run through `offload` (the service's pool), off the loop.
+        """
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except TimeoutError:
-                if self.changed():
-                    self.reload()
+                if await offload(self.changed):
+                    await offload(self.reload)
 
 
 @dataclass

@@ -7,16 +7,17 @@ command that does not fit); 2 usage errors (unknown option, missing file, bad se
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from handrail.catalog import SHOWN_PROBLEMS, resolve_runbook
-from handrail.errors import CatalogError, RunbookError, SettingsError
+from handrail.errors import CatalogError, IncidentError, RunbookError, SettingsError
 from handrail.process import withhold_environment
 from handrail.runbook.model import Runbook
 from handrail.settings import Settings, load_settings
@@ -25,6 +26,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_PROBLEMS",
     "EXIT_USAGE",
+    "await_service",
     "config_option",
     "fail",
     "json_safe",
@@ -37,6 +39,16 @@ __all__ = [
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+
+T = TypeVar("T")
+
+
+def await_service(call: Coroutine[Any, Any, T]) -> T:
+    """Run one call of the (async) incident service to its end; an incident error is exit 1 with its message."""
+    try:
+        return asyncio.run(call)
+    except IncidentError as exc:
+        fail(str(exc))
 
 
 def settings_from(ctx: click.Context) -> Settings:

@@ -12,14 +12,12 @@ import json
 import signal
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
-from handrail.cli.common import config_option, fail, json_safe, parse_pairs, resolve, settings_from
+from handrail.cli.common import await_service, config_option, json_safe, parse_pairs, resolve, settings_from
 from handrail.composition import create_worker, open_service
 from handrail.engine.service import IncidentService
-from handrail.errors import IncidentError
 from handrail.handoff import handoff_dict, handoff_text
 from handrail.report import incident_report
 from handrail.settings import Settings
@@ -57,14 +55,16 @@ def trigger(
     settings = settings_from(ctx)
     loaded = resolve(runbook, settings)
     service = _service(settings)
-    record, opened = service.trigger(
-        loaded,
-        trigger_type="manual",
-        triggered_by=_actor(actor),
-        labels=parse_pairs(labels, "--label"),
-        annotations=parse_pairs(annotations, "--annotation"),
-        dedup_key=dedup_key,
-        dry_run=dry_run,
+    record, opened = await_service(
+        service.trigger(
+            loaded,
+            trigger_type="manual",
+            triggered_by=_actor(actor),
+            labels=parse_pairs(labels, "--label"),
+            annotations=parse_pairs(annotations, "--annotation"),
+            dedup_key=dedup_key,
+            dry_run=dry_run,
+        )
     )
     click.echo(record.id)
     if not opened:
@@ -106,7 +106,7 @@ def incidents() -> None:
 def list_incidents(ctx: click.Context, states: Sequence[str], open_only: bool, limit: int, as_json: bool) -> None:
     """Incidents, newest first."""
     service = _service(settings_from(ctx))
-    records = service.store.find(states=states, open_only=open_only, limit=limit)
+    records = await_service(service.find(states=states, open_only=open_only, limit=limit))
     if as_json:
         click.echo(json.dumps([handoff_dict(r, [], []) for r in records], indent=2, default=str))
         return
@@ -125,10 +125,7 @@ def list_incidents(ctx: click.Context, states: Sequence[str], open_only: bool, l
 @click.pass_context
 def show(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     """The handoff view: what was found, decided and done, and what waits for whom."""
-    service = _service(settings_from(ctx))
-    record = _call(service.get, incident_id)
-    timeline = service.store.timeline(incident_id)
-    runs = service.store.action_runs(incident_id)
+    record, timeline, runs = await_service(_service(settings_from(ctx)).story(incident_id))
     if as_json:
         click.echo(json.dumps(json_safe(handoff_dict(record, timeline, runs)), indent=2, default=str))
     else:
@@ -145,7 +142,7 @@ def _decision_command(kind: str, summary: str) -> click.Command:
     @click.pass_context
     def command(ctx: click.Context, incident_id: str, remediation: str, actor: str | None, reason: str) -> None:
         service = _service(settings_from(ctx))
-        _call(service.decide, incident_id, remediation, kind, actor=_actor(actor), reason=reason)
+        await_service(service.decide(incident_id, remediation, kind, actor=_actor(actor), reason=reason))
         click.echo(f"{incident_id}: {remediation} {kind} recorded")
 
     return command
@@ -167,7 +164,7 @@ for _kind, _summary in (
 @click.pass_context
 def ack(ctx: click.Context, incident_id: str, actor: str | None) -> None:
     """Acknowledge: someone is on it (stops the escalation timer from paging further)."""
-    record = _call(_service(settings_from(ctx)).acknowledge, incident_id, actor=_actor(actor))
+    record = await_service(_service(settings_from(ctx)).acknowledge(incident_id, actor=_actor(actor)))
     click.echo(f"{record.id}: acknowledged by {record.acknowledged_by}")
 
 
@@ -179,7 +176,7 @@ def ack(ctx: click.Context, incident_id: str, actor: str | None) -> None:
 @click.pass_context
 def note(ctx: click.Context, incident_id: str, text: str, actor: str | None) -> None:
     """Add a note to the timeline."""
-    _call(_service(settings_from(ctx)).note, incident_id, text, actor=_actor(actor))
+    await_service(_service(settings_from(ctx)).note(incident_id, text, actor=_actor(actor)))
     click.echo(f"{incident_id}: note added")
 
 
@@ -193,7 +190,7 @@ def _closing_command(name: str, summary: str) -> click.Command:
     def command(ctx: click.Context, incident_id: str, actor: str | None, reason: str) -> None:
         service = _service(settings_from(ctx))
         method = service.resolve if name == "resolve" else service.cancel
-        record = _call(method, incident_id, actor=_actor(actor), reason=reason)
+        record = await_service(method(incident_id, actor=_actor(actor), reason=reason))
         click.echo(f"{record.id}: {record.state.value}")
 
     return command
@@ -216,18 +213,10 @@ incidents.add_command(_closing_command("cancel", "Cancel the incident (stops any
 @click.pass_context
 def report(ctx: click.Context, incident_id: str, output: Path | None) -> None:
     """Write the post-incident report (Markdown)."""
-    service = _service(settings_from(ctx))
-    record = _call(service.get, incident_id)
-    text = incident_report(record, service.store.timeline(incident_id), service.store.action_runs(incident_id))
+    record, timeline, runs = await_service(_service(settings_from(ctx)).story(incident_id))
+    text = incident_report(record, timeline, runs)
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text)
         click.echo(f"wrote {output}", err=True)
-
-
-def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return function(*args, **kwargs)
-    except IncidentError as exc:
-        fail(str(exc))

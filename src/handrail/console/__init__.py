@@ -19,7 +19,6 @@ from fastapi.staticfiles import StaticFiles
 from handrail.api.state import ApiState
 from handrail.console.pages import ConsoleError, LoginRequired, router, templates
 from handrail.console.session import SessionSigner
-from handrail.store.sessions import SqlConsoleSessions
 
 __all__ = ["install_console"]
 
@@ -34,7 +33,7 @@ def install_console(app: FastAPI, state: ApiState) -> None:
     secret = api.session_secret.get_secret_value() if api.session_secret else None
     app.state.console_sessions = SessionSigner(
         secret,
-        sessions=SqlConsoleSessions(state.service.store.engine, reconnect_within=state.service.store.reconnect_within),
+        sessions=state.service.console_sessions(),
         lifetime=timedelta(hours=api.session_hours),
         public_url=api.console_url,
     )

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from handrail.engine.service import IncidentRecord
 from handrail.handoff import durations
-from handrail.store import IncidentRecord
 
 __all__ = ["Analytics", "Outcome", "Period", "analyse"]
 

@@ -1,7 +1,8 @@
 """The console's routes: log in, incidents, one incident (live), runbooks, analytics.
 
-Handlers stay thin: they read the store through the same `IncidentService` the API and the CLI
-use, and change incidents only through it. Every page renders without JavaScript; the console's
+Handlers stay thin: they read and change incidents only through the same `IncidentService` the API,
+Slack and the CLI use, and await it (it never blocks the loop); its typed errors become the page's
+status (not found 404, forbidden 403, any other conflict 409). Every page renders without JavaScript; the console's
 own script only refreshes the live parts and posts the buttons without leaving the page.
 """
 
@@ -17,7 +18,6 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
-from starlette.concurrency import run_in_threadpool
 
 from handrail.api.deps import state_of
 from handrail.api.state import ApiState
@@ -26,13 +26,12 @@ from handrail.console.session import CSRF_FIELD, ConsoleSession, SessionSigner
 from handrail.console.svg import column_chart
 from handrail.console.views import diagnostics_view, incident_times, remediation_cards, tree_svg, waiting_for
 from handrail.engine import assess
-from handrail.errors import CatalogError, FourEyesError, IncidentError
+from handrail.engine.service import IncidentRecord, IncidentState, plain_json
+from handrail.errors import CatalogError, FourEyesError, IncidentError, IncidentForbiddenError, IncidentNotFoundError
 from handrail.explain import explain_markdown
 from handrail.handoff import format_duration
 from handrail.report import incident_report
 from handrail.runbook.model import Runbook
-from handrail.store import IncidentRecord, IncidentState
-from handrail.store.incidents import plain_json
 
 __all__ = ["ConsoleError", "LoginRequired", "router", "templates"]
 
@@ -71,8 +70,8 @@ def signer_of(request: Request) -> SessionSigner:
     return signer
 
 
-def current_session(request: Request) -> ConsoleSession:
-    session = signer_of(request).read(request, state_of(request).tokens)
+async def current_session(request: Request) -> ConsoleSession:
+    session = await signer_of(request).read(request, state_of(request).tokens)
     if session is None:
         raise LoginRequired
     return session
@@ -111,7 +110,7 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+async def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
     if not signer_of(request).origin_ok(request):
         # login CSRF: a foreign page must not log a browser in (as the attacker) behind its user's back
         error = "This login form did not come from this console."
@@ -120,16 +119,16 @@ def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated
     if identity is None or identity.role == "alertmanager":
         return _page(request, "login.html", None, status=401, next=_safe_next(next), error="That token is not valid.")
     response = RedirectResponse(_safe_next(next), status_code=303)
-    signer_of(request).log_in(response, request, token.strip(), identity)
+    await signer_of(request).log_in(response, request, token.strip(), identity)
     logger.info("console login: %s (%s)", identity.name, identity.role)
     return response
 
 
 @router.post("/logout")
-def log_out(request: Request, session: Session, csrf: Annotated[str | None, Form()] = None) -> Response:
+async def log_out(request: Request, session: Session, csrf: Annotated[str | None, Form()] = None) -> Response:
     _check(request, session, "viewer", csrf)
     response = RedirectResponse("/login", status_code=303)
-    signer_of(request).log_out(response, request, session)
+    await signer_of(request).log_out(response, request, session)
     return response
 
 
@@ -137,7 +136,7 @@ def log_out(request: Request, session: Session, csrf: Annotated[str | None, Form
 
 
 @router.get("/", response_class=HTMLResponse)
-def incidents_page(
+async def incidents_page(
     request: Request,
     session: Session,
     state: Annotated[list[str] | None, Query()] = None,
@@ -148,7 +147,7 @@ def incidents_page(
 ) -> Response:
     api = state_of(request)
     states = [s for s in state or () if s in IncidentState.__members__.values()]
-    records = api.service.store.find(states=states, open_only=show == "open", runbook_id=runbook or None, limit=500)
+    records = await api.service.find(states=states, open_only=show == "open", runbook_id=runbook or None, limit=500)
     if show == "closed":
         records = [r for r in records if not r.is_open]
     if severity:
@@ -169,19 +168,33 @@ def incidents_page(
     )
 
 
-def _incident(api: ApiState, incident_id: str) -> IncidentRecord:
-    record = api.service.store.get(incident_id)
-    if record is None:
-        raise ConsoleError(404, f"There is no incident {incident_id}.")
-    return record
+def _console_error(exc: IncidentError) -> ConsoleError:
+    """The page for an error of the incident service, by its type."""
+    if isinstance(exc, IncidentNotFoundError):
+        return ConsoleError(404, f"There is {exc}.")
+    if isinstance(exc, FourEyesError):
+        return ConsoleError(403, f"{exc}.")
+    return ConsoleError(403 if isinstance(exc, IncidentForbiddenError) else 409, str(exc))
+
+
+async def _incident(api: ApiState, incident_id: str) -> IncidentRecord:
+    try:
+        return await api.service.get(incident_id)
+    except IncidentError as exc:
+        raise _console_error(exc) from exc
+
+
+async def _story(api: ApiState, incident_id: str) -> tuple[IncidentRecord, list[Any], list[Any]]:
+    try:
+        return await api.service.story(incident_id)
+    except IncidentError as exc:
+        raise _console_error(exc) from exc
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident_page(request: Request, incident_id: str, session: Session) -> Response:
+async def incident_page(request: Request, incident_id: str, session: Session) -> Response:
     api = state_of(request)
-    record = _incident(api, incident_id)
-    timeline = api.service.store.timeline(incident_id)
-    runs = api.service.store.action_runs(incident_id)
+    record, timeline, runs = await _story(api, incident_id)
     runbook = Runbook.model_validate(record.runbook)
     return _page(
         request,
@@ -207,18 +220,17 @@ def _version(record: IncidentRecord, last_event_id: int) -> str:
 
 
 @router.get("/incidents/{incident_id}/version")
-def incident_version(request: Request, incident_id: str, session: Session) -> JSONResponse:
+async def incident_version(request: Request, incident_id: str, session: Session) -> JSONResponse:
     """What the page's script polls: a cheap token that changes when the page would."""
     api = state_of(request)
-    record = _incident(api, incident_id)
-    return JSONResponse({"version": _version(record, api.service.store.last_event_id(incident_id))})
+    record = await _incident(api, incident_id)
+    return JSONResponse({"version": _version(record, await api.service.last_event_id(incident_id))})
 
 
 @router.get("/incidents/{incident_id}/report.md")
-def incident_report_download(request: Request, incident_id: str, session: Session) -> Response:
-    api = state_of(request)
-    record = _incident(api, incident_id)
-    text = incident_report(record, api.service.store.timeline(incident_id), api.service.store.action_runs(incident_id))
+async def incident_report_download(request: Request, incident_id: str, session: Session) -> Response:
+    record, timeline, runs = await _story(state_of(request), incident_id)
+    text = incident_report(record, timeline, runs)
     return Response(
         text,
         media_type="text/markdown; charset=utf-8",
@@ -227,7 +239,7 @@ def incident_report_download(request: Request, incident_id: str, session: Sessio
 
 
 @router.post("/incidents/{incident_id}/decide")
-def decide(
+async def decide(
     request: Request,
     incident_id: str,
     session: Session,
@@ -240,18 +252,15 @@ def decide(
         raise ConsoleError(400, f"Unknown decision {kind!r}.")
     _check(request, session, _VERB_ROLES[kind], csrf)
     api = state_of(request)
-    _incident(api, incident_id)
     try:
-        api.service.decide(incident_id, remediation, kind, actor=session.identity.name, reason=reason)
-    except FourEyesError as exc:
-        raise ConsoleError(403, f"{exc}.") from exc
+        await api.service.decide(incident_id, remediation, kind, actor=session.identity.name, reason=reason)
     except IncidentError as exc:
-        raise ConsoleError(409, str(exc)) from exc
+        raise _console_error(exc) from exc
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
 @router.post("/incidents/{incident_id}/{verb}")
-def act(
+async def act(
     request: Request,
     incident_id: str,
     verb: str,
@@ -266,17 +275,17 @@ def act(
     name = session.identity.name
     try:
         if verb == "ack":
-            service.acknowledge(incident_id, actor=name)
+            await service.acknowledge(incident_id, actor=name)
         elif verb == "note":
             if not text.strip():
                 raise ConsoleError(400, "A note needs some text.")
-            service.note(incident_id, text.strip(), actor=name)
+            await service.note(incident_id, text.strip(), actor=name)
         elif verb == "resolve":
-            service.resolve(incident_id, actor=name, reason=text.strip())
+            await service.resolve(incident_id, actor=name, reason=text.strip())
         else:
-            service.cancel(incident_id, actor=name, reason=text.strip())
+            await service.cancel(incident_id, actor=name, reason=text.strip())
     except IncidentError as exc:
-        raise ConsoleError(409, str(exc)) from exc
+        raise _console_error(exc) from exc
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
@@ -375,9 +384,7 @@ async def analytics_page(
     api = state_of(request)
     today = datetime.now(UTC).date()
     since = datetime.combine(today - timedelta(weeks=weeks), datetime.min.time(), UTC)
-    records = await run_in_threadpool(
-        api.service.store.find, runbook_id=runbook or None, created_after=since, limit=100_000
-    )
+    records = await api.service.find(runbook_id=runbook or None, created_after=since, limit=100_000)
     result = analyse(records, today=today, weeks=weeks)
     return _page(
         request,

@@ -23,7 +23,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from handrail.api.auth import Identity, TokenRegistry, digest
-from handrail.store.sessions import SqlConsoleSessions
+from handrail.engine.service import SqlConsoleSessions
 
 __all__ = ["COOKIE", "CSRF_FIELD", "CSRF_HEADER", "ConsoleSession", "SessionSigner"]
 
@@ -47,8 +47,7 @@ class ConsoleSession:
 class SessionSigner:
     """Issues, reads and ends session cookies; checks the origin and CSRF token of a changing request.
 
-    Its calls to `sessions` block on the database: call them from FastAPI's thread pool (sync routes
-    and dependencies), as the console's routes do.
+    Its calls to `sessions` are awaited: they run on the incident service's pool, off the event loop.
     """
 
     def __init__(
@@ -66,10 +65,10 @@ class SessionSigner:
         self.lifetime = lifetime
         self._public_origin = _origin_of(public_url) if public_url else None
 
-    def log_in(self, response: Response, request: Request, token: str, identity: Identity) -> None:
+    async def log_in(self, response: Response, request: Request, token: str, identity: Identity) -> None:
         """Start a session for a token already found valid (`identity` is its) and set its cookie."""
         session_id, now = secrets.token_urlsafe(32), self._clock()
-        self._sessions.start(session_id, name=identity.name, now=now, expires_at=now + self.lifetime)
+        await self._sessions.start(session_id, name=identity.name, now=now, expires_at=now + self.lifetime)
         value = self._serializer.dumps({"t": digest(token), "c": secrets.token_urlsafe(24), "s": session_id})
         response.set_cookie(
             COOKIE,
@@ -81,12 +80,12 @@ class SessionSigner:
             path="/",
         )
 
-    def log_out(self, response: Response, request: Request, session: ConsoleSession) -> None:
+    async def log_out(self, response: Response, request: Request, session: ConsoleSession) -> None:
         """End the session, for every copy of its cookie, and delete this browser's copy."""
-        self._sessions.end(session.session_id)
+        await self._sessions.end(session.session_id)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_https(request))
 
-    def read(self, request: Request, tokens: TokenRegistry) -> ConsoleSession | None:
+    async def read(self, request: Request, tokens: TokenRegistry) -> ConsoleSession | None:
         """The session of this request: a cookie we signed, unexpired, whose token exists and session is live."""
         cookie = request.cookies.get(COOKIE)
         if not cookie:
@@ -98,7 +97,7 @@ class SessionSigner:
         if not isinstance(payload, dict) or not all(isinstance(payload.get(key), str) for key in ("t", "c", "s")):
             return None
         identity = tokens.identify_digest(payload["t"])
-        if identity is None or not self._sessions.is_live(payload["s"], now=self._clock()):
+        if identity is None or not await self._sessions.is_live(payload["s"], now=self._clock()):
             return None
         return ConsoleSession(identity, payload["c"], payload["s"])
 

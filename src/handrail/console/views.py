@@ -11,9 +11,9 @@ from typing import Any
 from markupsafe import Markup
 
 from handrail.console.svg import decision_tree, render_tree, sparkline
+from handrail.engine.service import ActionRun, IncidentRecord, TimelineRecord
 from handrail.handoff import durations, format_duration
 from handrail.runbook.model import Runbook
-from handrail.store import ActionRun, IncidentRecord, TimelineRecord
 
 __all__ = ["RemediationCard", "Waiting", "diagnostics_view", "incident_times", "remediation_cards", "waiting_for"]
 

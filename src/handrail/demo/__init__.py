@@ -5,10 +5,6 @@
 
 from __future__ import annotations
 
-from handrail.errors import HandrailError
+from handrail.errors import DemoError
 
 __all__ = ["DemoError"]
-
-
-class DemoError(HandrailError):
-    """A piece of the demo world could not be set up, started or reached."""

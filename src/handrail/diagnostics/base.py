@@ -9,13 +9,16 @@ into status `error`, so nothing a probe does can crash the engine.
 
 from __future__ import annotations
 
+import re
 import ssl
+from base64 import b64encode
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import Field, SecretStr
 
+from handrail.redaction import SECRET_HEADER
 from handrail.runbook.model import Duration, StrictModel
 
 __all__ = [
@@ -26,6 +29,9 @@ __all__ = [
     "ProbeContext",
     "ProbeParams",
 ]
+
+_USERINFO = re.compile(r"^(https?://)[^/@]*@", re.IGNORECASE)
+"""The `scheme://user:password@` start of a URL."""
 
 
 class ProbeParams(StrictModel):
@@ -108,6 +114,20 @@ class HttpConnection(StrictModel):
     ca_file: str | None = None
     insecure_skip_verify: bool = False
     timeout: Duration = 30.0
+
+    def secrets(self) -> list[str]:
+        """What a server or proxy might echo back of this connection's credentials, for `redact`'s `extra`."""
+        found: list[str] = []
+        if self.bearer_token is not None:
+            found.append(self.bearer_token.get_secret_value())
+        if self.username is not None:
+            password = self.password.get_secret_value() if self.password else ""
+            found += [password, b64encode(f"{self.username}:{password}".encode()).decode()]
+        found += [value for header, value in self.headers.items() if SECRET_HEADER.search(header)]
+        userinfo = _USERINFO.match(self.url)
+        if userinfo:
+            found.append(userinfo.group(0)[len(userinfo.group(1)) : -1])
+        return found
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments for `httpx.AsyncClient` that implement this connection's auth and TLS."""

@@ -47,10 +47,10 @@ from handrail.sql import (
     Database,
     DatabaseConnection,
     DatabaseKind,
+    Databases,
     DatabaseSetupError,
     Interrupt,
     bind_text,
-    open_database,
     plain_value,
     sqlite_connection,
 )
@@ -103,7 +103,7 @@ class DatabaseQueryProbe:
 
     def __init__(self, databases: Mapping[str, DatabaseConnection]) -> None:
         self._connections = databases
-        self._databases: dict[str, Database] = {}
+        self._databases = Databases(read_only=True)
 
     async def observe(self, params: DatabaseQueryParams, context: ProbeContext) -> Observation:
         """Run the query read-only within the statement timeout and return at most `maxRows` rows."""
@@ -147,21 +147,13 @@ class DatabaseQueryProbe:
 
     async def aclose(self) -> None:
         """Dispose of every engine (and its pooled connections)."""
-        databases, self._databases = list(self._databases.values()), {}
-        for database in databases:
-            await asyncio.to_thread(database.engine.dispose)
+        await self._databases.aclose()
 
     def _database(self, name: str, connection: DatabaseConnection) -> Database:
-        database = self._databases.get(name)
-        if database is None:
-            try:
-                database = open_database(
-                    name, connection.url, statement_timeout=connection.statement_timeout, read_only=True
-                )
-            except DatabaseSetupError as exc:
-                raise ProbeError(str(exc)) from None
-            self._databases[name] = database
-        return database
+        try:
+            return self._databases.get(name, connection)
+        except DatabaseSetupError as exc:
+            raise ProbeError(str(exc)) from None
 
 
 # -- the query (in a worker thread) -------------------------------------------------------

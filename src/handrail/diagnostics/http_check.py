@@ -157,7 +157,7 @@ class HttpCheckProbe:
 
     async def _check(self, request: _Request, budget: float) -> _Outcome:
         endpoint = request.endpoint
-        shown_url = _redact(request.url)
+        shown_url = _shown_url(request.url)
         client = self._client(endpoint.verify_tls)
         status: int | None = None
         tls_days_left: float | None = None
@@ -293,7 +293,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _redact(url: httpx.URL) -> str:
+def _shown_url(url: httpx.URL) -> str:
     """The URL as shown in results: a password in it is replaced."""
     if url.password:
         return str(url.copy_with(password=_REDACTED))

@@ -35,7 +35,6 @@ import json
 import os
 import re
 import time
-from base64 import b64encode
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -209,7 +208,7 @@ class LogSearchProbe:
             found = _parse(body, params.limit, where=where)
         except ProbeError as exc:
             # the unredacted error is not chained: a logged traceback would show it
-            raise ProbeError(_redact(str(exc), connection)) from exc.__cause__
+            raise ProbeError(redact(str(exc), connection.secrets())) from exc.__cause__
         return Observation(values=found.values(), message=_message(found, params, loki=True))
 
     def _client(self, name: str, connection: HttpConnection) -> httpx.AsyncClient:
@@ -523,17 +522,3 @@ def _scheme(match: re.Match[str]) -> str:
 def _snippet(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
-
-
-def _redact(message: str, connection: HttpConnection) -> str:
-    """`message` without the connection's credentials, in case a server or proxy echoed them back."""
-    secrets: list[str] = []
-    if connection.bearer_token is not None:
-        secrets.append(connection.bearer_token.get_secret_value())
-    if connection.username is not None:
-        password = connection.password.get_secret_value() if connection.password else ""
-        secrets += [password, b64encode(f"{connection.username}:{password}".encode()).decode()]
-    userinfo = _USERINFO.match(connection.url)
-    if userinfo:
-        secrets.append(userinfo.group(0)[len(userinfo.group(1)) : -1])
-    return redact(message, secrets)

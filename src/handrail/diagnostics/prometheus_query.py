@@ -13,7 +13,6 @@ import asyncio
 import math
 import re
 import time
-from base64 import b64encode
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -33,7 +32,6 @@ POST_ABOVE = 2000
 """Queries longer than this go as a form-encoded POST: URLs that long break proxies (the API takes both)."""
 _SNIPPET = 200
 _USERINFO = re.compile(r"^(https?://)[^/@]*@", re.IGNORECASE)
-_SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|session|password", re.IGNORECASE)
 
 
 class PrometheusQueryParams(ProbeParams):
@@ -121,7 +119,7 @@ class PrometheusQueryProbe:
             series, warnings = _parse(_decode(response, where=where), where=where)
         except ProbeError as exc:
             # the original (unredacted) error is not chained: a logged traceback would show it
-            raise ProbeError(_redact(str(exc), connection)) from exc.__cause__
+            raise ProbeError(redact(str(exc), connection.secrets())) from exc.__cause__
         return _observe(series, params, warnings)
 
     async def aclose(self) -> None:
@@ -318,18 +316,3 @@ def _one_line(text: str) -> str:
 def _snippet(text: str) -> str:
     text = _one_line(text)
     return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
-
-
-def _redact(message: str, connection: HttpConnection) -> str:
-    """`message` without the connection's credentials, in case a server or proxy echoed them back."""
-    secrets: list[str] = []
-    if connection.bearer_token is not None:
-        secrets.append(connection.bearer_token.get_secret_value())
-    if connection.username is not None:
-        password = connection.password.get_secret_value() if connection.password else ""
-        secrets += [password, b64encode(f"{connection.username}:{password}".encode()).decode()]
-    secrets += [value for header, value in connection.headers.items() if _SECRET_HEADER.search(header)]
-    userinfo = _USERINFO.match(connection.url)
-    if userinfo:
-        secrets.append(userinfo.group(0)[len(userinfo.group(1)) : -1])
-    return redact(message, secrets)

@@ -26,11 +26,12 @@ from handrail.engine.assessment import assess
 from handrail.engine.messages import approval_text, evidence
 from handrail.engine.notifications import Notes, record
 from handrail.engine.plan import StepKind, step_kind
-from handrail.engine.runtime import current
+from handrail.engine.runtime import current, off_loop
 from handrail.errors import ActionError
 from handrail.expression import parse
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import ActionStatus, IncidentState
+from handrail.store.incidents import Event
 
 __all__ = [
     "ALERT_RESOLVED_WORKFLOW",
@@ -56,15 +57,13 @@ WAIT_CHUNK = 3600.0
 @DBOS.workflow(name=INCIDENT_WORKFLOW)
 async def handle_incident(incident_id: str) -> str:
     """Carry one incident from trigger to resolution (or to a person)."""
-    loaded = await _load(incident_id)
+    loaded = await _begin(incident_id)
     if loaded is None:
         return "closed"
     runbook = Runbook.model_validate(loaded["runbook"])
     notes = Notes(incident_id, runbook)
     await _start_escalation_timer(incident_id, runbook.escalation.escalate_after_minutes)
     await notes.send("opened", runbook.escalation.primary, "incident opened", _opened_text(loaded), state="triggered")
-    if not await _transition(incident_id, IncidentState.DIAGNOSING, "collecting evidence"):
-        return "closed"
     diagnosis = await _diagnose(incident_id)
     plan: list[str] = diagnosis["plan"]
     if not plan:
@@ -242,9 +241,21 @@ def current_incident() -> str:
 # -- steps --------------------------------------------------------------------------------------
 
 
-@DBOS.step(name="handrail.load")
-async def _load(incident_id: str) -> dict[str, Any] | None:
-    record = current().store.get(incident_id)
+@DBOS.step(name="handrail.begin")
+async def _begin(incident_id: str) -> dict[str, Any] | None:
+    """The incident as recorded, now `diagnosing`; None when it closed before it began.
+
+    One step where there were two (#14): run again after a crash inside it, it finds the state
+    already moved and moves nothing twice.
+    """
+    return await off_loop(_began, incident_id)
+
+
+def _began(incident_id: str) -> dict[str, Any] | None:
+    store = current().store
+    record = store.get(incident_id)
+    if record is not None and record.state is IncidentState.TRIGGERED:
+        record = store.transition(incident_id, IncidentState.DIAGNOSING, "collecting evidence")
     if record is None or not record.is_open:
         return None
     return {
@@ -268,26 +279,26 @@ async def _minute_seconds() -> float:
 
 @DBOS.step(name="handrail.is_open")
 async def _is_open(incident_id: str) -> bool:
-    record = current().store.get(incident_id)
+    record = await off_loop(current().store.get, incident_id)
     return record is not None and record.is_open
 
 
 @DBOS.step(name="handrail.transition")
 async def _transition(incident_id: str, state: IncidentState, message: str, waiting_for: str | None = None) -> bool:
-    return current().store.transition(incident_id, state, message, waiting_for=waiting_for) is not None
+    return await off_loop(current().store.transition, incident_id, state, message, waiting_for=waiting_for) is not None
 
 
 @DBOS.step(name="handrail.assessment")
 async def _assessment(incident_id: str) -> dict[str, Any] | None:
-    record = current().store.get(incident_id)
+    record = await off_loop(current().store.get, incident_id)
     return dict(record.assessment) if record is not None and record.assessment else None
 
 
 @DBOS.step(name="handrail.diagnose")
 async def _diagnose(incident_id: str) -> dict[str, Any]:
-    """Run the assessment; record every result and decision; return the plan and what verifies it."""
+    """Run the assessment; record it, every result and decision in one write; return the plan and what verifies it."""
     runtime = current()
-    record = runtime.store.get(incident_id)
+    record = await off_loop(runtime.store.get, incident_id)
     assert record is not None
     runbook = Runbook.model_validate(record.runbook)
     async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
@@ -300,19 +311,14 @@ async def _diagnose(incident_id: str) -> dict[str, Any]:
         )
     body = result.to_dict()
     plan = list(result.recommended_actions)
-    runtime.store.set_assessment(incident_id, body, plan, result.overall_severity.value)
-    for diagnostic in result.results:
-        runtime.store.record(
-            incident_id,
-            "diagnostic",
-            f"{diagnostic.name}: {diagnostic.status.value} — {diagnostic.message}",
-            data=diagnostic.to_dict(),
-        )
+    events: list[Event] = [
+        ("diagnostic", f"{d.name}: {d.status.value} — {d.message}", d.to_dict()) for d in result.results
+    ]
     verify: dict[str, list[str]] = {}
     for decision in result.decisions:
         if not decision.matched:
             continue
-        runtime.store.record(incident_id, "decision", f"decision: {decision.description}", data=decision.to_dict())
+        events.append(("decision", f"decision: {decision.description}", decision.to_dict()))
         sources = _diagnostics_in(decision.condition) if decision.condition else [d.id for d in runbook.diagnostics]
         for remediation_id in decision.then:
             verify.setdefault(remediation_id, [])
@@ -322,9 +328,9 @@ async def _diagnose(incident_id: str) -> dict[str, Any]:
         if remediation is not None and remediation.verify and remediation.verify.diagnostics:
             verify[remediation_id] = list(remediation.verify.diagnostics)
     summary = ", ".join(plan) if plan else "nothing"
-    runtime.store.record(
-        incident_id, "plan", f"overall {result.overall_severity.value}; plan: {summary}", data={"plan": plan}
-    )
+    events.append(("plan", f"overall {result.overall_severity.value}; plan: {summary}", {"plan": plan}))
+    severity = result.overall_severity.value
+    await off_loop(runtime.store.set_assessment, incident_id, body, plan, severity, events=events)
     return {"plan": plan, "verify": verify, "severity": result.overall_severity.value}
 
 
@@ -340,7 +346,7 @@ def _diagnostics_in(condition: str) -> list[str]:
 async def _check(incident_id: str, diagnostic_ids: list[str]) -> bool:
     """Run these diagnostics again; True when every one reads healthy."""
     runtime = current()
-    record = runtime.store.get(incident_id)
+    record = await off_loop(runtime.store.get, incident_id)
     assert record is not None
     runbook = Runbook.model_validate(record.runbook)
     chosen = [d for d in runbook.diagnostics if d.id in diagnostic_ids]
@@ -356,7 +362,8 @@ async def _check(incident_id: str, diagnostic_ids: list[str]) -> bool:
     lines = [f"{r.name}: {r.status.value} — {r.message}" for r in result.results]
     healthy = bool(result.results) and all(r.status.value == "healthy" for r in result.results)
     verdict = "healthy" if healthy else "not healthy"
-    runtime.store.record(
+    await off_loop(
+        runtime.store.record,
         incident_id,
         "verification",
         f"verification: {verdict}\n" + "\n".join(lines),
@@ -388,6 +395,10 @@ def _action_setup(incident_id: str, remediation_id: str, attempt: int) -> tuple[
 
 @DBOS.step(name="handrail.describe")
 async def _describe(incident_id: str, remediation_id: str) -> str:
+    return await off_loop(_described, incident_id, remediation_id)
+
+
+def _described(incident_id: str, remediation_id: str) -> str:
     try:
         action, params, context, _ = _action_setup(incident_id, remediation_id, 1)
         description = str(action.describe(params, context))
@@ -399,9 +410,40 @@ async def _describe(incident_id: str, remediation_id: str) -> str:
     return description
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """An action claimed to run now (its run is `running`)."""
+
+    action: Any
+    params: Any
+    context: ActionContext
+    action_type: str
+
+
 @DBOS.step(name="handrail.run_action")
 async def _run_action(incident_id: str, remediation_id: str, attempt: int, approved_by: str) -> ActionStatus:
     """Run an action at most once: intent first, then the rails and the claim, then execute, then the outcome."""
+    claimed = await off_loop(_claim_action, incident_id, remediation_id, attempt, approved_by)
+    if isinstance(claimed, ActionStatus):
+        return claimed
+    action, params, context, action_type = claimed.action, claimed.params, claimed.context, claimed.action_type
+    try:
+        outcome = await action.execute(params, context)
+    except ActionError as exc:
+        outcome = ActionOutcome(False, str(exc))
+    except Exception as exc:  # a bug in an action must not leave the run "running" forever
+        logger.exception("action %s failed unexpectedly", action_type)
+        outcome = ActionOutcome(False, f"internal error in the {action_type} action: {type(exc).__name__}")
+    status = ActionStatus.SUCCEEDED if outcome.ok else ActionStatus.FAILED
+    key = context.idempotency_key
+    data = {"key": key, "status": status.value, "output": outcome.output[:4096]}
+    event: Event = ("action", f"{remediation_id}: {status.value} — {outcome.message}", data)
+    await off_loop(current().store.finish_action, key, status, outcome.message, outcome.output, event=event)
+    return status
+
+
+def _claim_action(incident_id: str, remediation_id: str, attempt: int, approved_by: str) -> _Claimed | ActionStatus:
+    """Everything before an action runs (blocking: the store): its run's status when it must not run now."""
     runtime = current()
     store = runtime.store
     try:
@@ -416,8 +458,9 @@ async def _run_action(incident_id: str, remediation_id: str, attempt: int, appro
             action_type="unavailable",
             description=str(exc),
         )
-        store.finish_action(key, ActionStatus.FAILED, str(exc))
-        store.record(incident_id, "action", f"{remediation_id}: failed — {exc}", data={"key": key})
+        store.finish_action(
+            key, ActionStatus.FAILED, str(exc), event=("action", f"{remediation_id}: failed — {exc}", {"key": key})
+        )
         return ActionStatus.FAILED
     try:
         description = str(action.describe(params, context))
@@ -442,81 +485,79 @@ async def _run_action(incident_id: str, remediation_id: str, attempt: int, appro
     )
     if run.status is ActionStatus.RUNNING:
         message = "started but never reported: the engine stopped during it; not run again"
-        store.finish_action(key, ActionStatus.OUTCOME_UNKNOWN, message)
-        store.record(
-            incident_id,
-            "action",
-            f"{remediation_id}: outcome unknown — {message}",
-            data={"key": key, "status": ActionStatus.OUTCOME_UNKNOWN.value},
+        store.finish_action(
+            key,
+            ActionStatus.OUTCOME_UNKNOWN,
+            message,
+            event=(
+                "action",
+                f"{remediation_id}: outcome unknown — {message}",
+                {"key": key, "status": ActionStatus.OUTCOME_UNKNOWN.value},
+            ),
         )
         return ActionStatus.OUTCOME_UNKNOWN
     if run.status is not ActionStatus.PENDING:
         return run.status  # finished before the crash; the checkpoint was all that was missing
     if record.dry_run:
-        store.finish_action(key, ActionStatus.DRY_RUN, f"dry run: would run {description}")
-        store.record(
-            incident_id,
-            "action",
-            f"{remediation_id}: dry run — would run: {description}",
-            data={"key": key, "status": ActionStatus.DRY_RUN.value, "description": description},
+        store.finish_action(
+            key,
+            ActionStatus.DRY_RUN,
+            f"dry run: would run {description}",
+            event=(
+                "action",
+                f"{remediation_id}: dry run — would run: {description}",
+                {"key": key, "status": ActionStatus.DRY_RUN.value, "description": description},
+            ),
         )
         return ActionStatus.DRY_RUN
     if scope is None:
-        store.finish_action(key, ActionStatus.FAILED, description)
-        store.record(incident_id, "action", f"{remediation_id}: failed — {description}", data={"key": key})
+        store.finish_action(
+            key,
+            ActionStatus.FAILED,
+            description,
+            event=("action", f"{remediation_id}: failed — {description}", {"key": key}),
+        )
         return ActionStatus.FAILED
     policy = runtime.safety.for_runbook(runbook)
     minute = runtime.minute_seconds
+    running: Event = (
+        "action",
+        f"{remediation_id}: running — {description} (approved: {approved_by})",
+        {"key": key, "target": scope.target},
+    )
     blocked = policy.allow.refusal(scope) or store.claim_with_rails(
         key,
         service=runbook.service,
         cooldown=policy.cooldown_minutes * minute,
         rate_window=policy.rate_minutes * minute,
         rate_limit=policy.rate_actions,
+        event=running,
     )
     if blocked is not None:
         if store.action_run(key).status is not ActionStatus.PENDING:
             return store.action_run(key).status
-        store.finish_action(key, ActionStatus.BLOCKED, blocked)
-        store.record(
-            incident_id,
-            "action",
-            f"{remediation_id}: blocked — {blocked}",
-            data={"key": key, "status": ActionStatus.BLOCKED.value, "target": scope.target},
+        store.finish_action(
+            key,
+            ActionStatus.BLOCKED,
+            blocked,
+            event=(
+                "action",
+                f"{remediation_id}: blocked — {blocked}",
+                {"key": key, "status": ActionStatus.BLOCKED.value, "target": scope.target},
+            ),
         )
         return ActionStatus.BLOCKED
-    store.record(
-        incident_id,
-        "action",
-        f"{remediation_id}: running — {description} (approved: {approved_by})",
-        data={"key": key, "target": scope.target},
-    )
-    try:
-        outcome = await action.execute(params, context)
-    except ActionError as exc:
-        outcome = ActionOutcome(False, str(exc))
-    except Exception as exc:  # a bug in an action must not leave the run "running" forever
-        logger.exception("action %s failed unexpectedly", action_type)
-        outcome = ActionOutcome(False, f"internal error in the {action_type} action: {type(exc).__name__}")
-    status = ActionStatus.SUCCEEDED if outcome.ok else ActionStatus.FAILED
-    store.finish_action(key, status, outcome.message, outcome.output)
-    store.record(
-        incident_id,
-        "action",
-        f"{remediation_id}: {status.value} — {outcome.message}",
-        data={"key": key, "status": status.value, "output": outcome.output[:4096]},
-    )
-    return status
+    return _Claimed(action, params, context, action_type)
 
 
 @DBOS.step(name="handrail.escalate")
 async def _escalate_state(incident_id: str, reason: str) -> bool:
-    return current().store.transition(incident_id, IncidentState.ESCALATED, reason) is not None
+    return await off_loop(current().store.transition, incident_id, IncidentState.ESCALATED, reason) is not None
 
 
 @DBOS.step(name="handrail.mark_escalated")
 async def _mark_escalated(incident_id: str, reason: str) -> bool:
-    return current().store.mark_escalated(incident_id, reason)
+    return await off_loop(current().store.mark_escalated, incident_id, reason)
 
 
 async def _escalate(incident_id: str, reason: str, notes: Notes) -> None:
@@ -560,7 +601,7 @@ async def alert_resolved(incident_id: str) -> bool:
 
 @DBOS.step(name="handrail.open_incident")
 async def _unacknowledged_or_open(incident_id: str) -> dict[str, Any] | None:
-    record = current().store.get(incident_id)
+    record = await off_loop(current().store.get, incident_id)
     if record is None or not record.is_open:
         return None
     return {"runbook": dict(record.runbook)}
@@ -601,7 +642,7 @@ async def escalation_timer(incident_id: str, minutes: float) -> bool:
 
 @DBOS.step(name="handrail.unacknowledged")
 async def _unacknowledged(incident_id: str) -> dict[str, Any] | None:
-    record = current().store.get(incident_id)
+    record = await off_loop(current().store.get, incident_id)
     if record is None or not record.is_open or record.acknowledged_at is not None:
         return None
     return {"runbook": dict(record.runbook), "assessment": record.assessment, "state": record.state.value}

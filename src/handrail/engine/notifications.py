@@ -15,7 +15,7 @@ from typing import Any
 from dbos import DBOS, SetWorkflowID
 
 from handrail.engine.messages import incident_details, notification
-from handrail.engine.runtime import current
+from handrail.engine.runtime import current, off_loop
 from handrail.errors import NotifyError
 from handrail.notify.base import Notification
 from handrail.runbook.model import Runbook
@@ -40,7 +40,7 @@ _ORDER_PAUSE_MAX = 5.0
 
 @DBOS.step(name="handrail.record")
 async def record(incident_id: str, kind: str, message: str) -> None:
-    current().store.record(incident_id, kind, message)
+    await off_loop(current().store.record, incident_id, kind, message)
 
 
 @dataclass
@@ -72,7 +72,7 @@ class Notes:
         instructions: str | None = None,
     ) -> None:
         self.sequence += 1
-        details = await _details(self.incident_id, approval, instructions)
+        prepared = await _prepare(self.incident_id, target, approval, instructions)
         note = notification(
             kind,
             incident_id=self.incident_id,
@@ -82,21 +82,22 @@ class Notes:
             body=body,
             state=state,
             sequence=self.sequence,
-            details=details,
+            details=prepared["details"],
         )
-        for name in await _notifier_names(target):
+        for name in prepared["notifiers"]:
             with SetWorkflowID(f"{self.incident_id}:{self.prefix}{self.sequence}:{name}"):
                 await DBOS.start_workflow_async(deliver_notification, name, _note_dict(note))
 
 
-@DBOS.step(name="handrail.details")
-async def _details(incident_id: str, approval: str | None, instructions: str | None) -> dict[str, Any]:
+@DBOS.step(name="handrail.prepare_note")
+async def _prepare(incident_id: str, target: str, approval: str | None, instructions: str | None) -> dict[str, Any]:
+    """What a notification says about the incident, and the notifiers that take its target: one checkpoint."""
     runtime = current()
-    record = runtime.store.get(incident_id)
+    record = await off_loop(runtime.store.get, incident_id)
     assert record is not None
     runbook = Runbook.model_validate(record.runbook)
     remediation = runbook.remediation(approval) if approval else None
-    return incident_details(
+    details = incident_details(
         incident_id,
         runbook,
         record.assessment,
@@ -104,11 +105,7 @@ async def _details(incident_id: str, approval: str | None, instructions: str | N
         approval=remediation,
         instructions=instructions,
     )
-
-
-@DBOS.step(name="handrail.notifier_names")
-async def _notifier_names(target: str) -> list[str]:
-    return [n.name for n in current().notifiers if n.accepts(target)]
+    return {"details": details, "notifiers": [n.name for n in runtime.notifiers if n.accepts(target)]}
 
 
 def _note_dict(note: Notification) -> dict[str, Any]:
@@ -214,6 +211,6 @@ async def announce(incident_id: str, kind: str, headline: str) -> None:
 
 @DBOS.step(name="handrail.runbook_of")
 async def _runbook_of(incident_id: str) -> dict[str, Any]:
-    record = current().store.get(incident_id)
+    record = await off_loop(current().store.get, incident_id)
     assert record is not None
     return {"runbook": dict(record.runbook), "state": record.state.value}

@@ -12,15 +12,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from handrail.actions.base import Action
+from handrail.blocking import BlockingPool
 from handrail.diagnostics.base import Probe
 from handrail.notify.base import Notifier
 from handrail.safety import SafetyPolicy
 from handrail.store import SqlIncidentStore
 
-__all__ = ["EngineRuntime", "current", "install", "uninstall"]
+if TYPE_CHECKING:
+    from handrail.engine.service import IncidentService
+
+__all__ = ["EngineRuntime", "current", "install", "off_loop", "uninstall"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,8 @@ class EngineRuntime:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     assessment_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
     """Assessments running at once in this process; the others wait before their diagnostics' clocks start."""
+    service: IncidentService | None = None
+    """The one door to incidents, for what opens them on a schedule (metric_threshold polling)."""
 
     def notifier(self, name: str) -> Notifier | None:
         return next((n for n in self.notifiers if n.name == name), None)
@@ -64,3 +73,21 @@ def current() -> EngineRuntime:
     if _installed is None:
         raise RuntimeError("the Handrail engine is not running in this process (no runtime installed)")
     return _installed
+
+
+STORE_THREADS = 8
+"""Store calls of the engine's steps running at once; below SQLAlchemy's 15 connections per engine, so none waits
+for a connection (the default executor in a DBOS process is unbounded: a storm would start a thread per call)."""
+
+_store_pool = BlockingPool(STORE_THREADS, name="handrail-store")
+"""The engine's own bounded pool (the same mechanism as the service's, `handrail.blocking`), made on import: a
+pool starts no thread until it is used."""
+
+
+async def off_loop(call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run a blocking call (the store's SQL) in a worker thread, so the event loop keeps serving other incidents.
+
+    The engine's steps are coroutines on one event loop; a store call made there stalls every other
+    incident, timer and delivery of the process for as long as the database takes (#14).
+    """
+    return await _store_pool.run(call, *args, **kwargs)

@@ -1,30 +1,73 @@
-"""`IncidentService`: what people and alerts do to incidents; the CLI, the API, the console and Slack all call it.
+"""`IncidentService`: the one door to incidents. The API, the console, Slack, the CLI and the threshold poller use it.
 
-It writes to the store and talks to the engine through DBOS's client (enqueue, messages,
-cancellation), so it works from any process — a CLI call with no server running included. It is
-also where four-eyes is decided (`api.fourEyes`): every route that approves goes through `decide`.
+Every read (one incident, a filtered list, a timeline, action runs), every trigger and join (with
+its dedup key and incident id), every decision a person makes, four-eyes (`api.fourEyes`, in
+`decide`) and the typed errors each face answers with (`IncidentNotFoundError`,
+`IncidentConflictError`, `IncidentForbiddenError`) are here, so no face reaches into the store.
+
+It is async and never blocks the event loop it is awaited on: the store is behind
+`AsyncIncidentStore`, and DBOS's client (enqueue, messages, cancellation) runs on the same bounded
+`BlockingPool` (handrail/blocking.py, #14). It writes to the store and talks to the engine through
+DBOS's client, so it works from any process — a CLI call (`asyncio.run`) with no server included.
+The records and states the faces show are re-exported here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOSClient
 
+from handrail.blocking import BlockingPool
 from handrail.engine.incident import ALERT_RESOLVED_WORKFLOW, HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
 from handrail.engine.notifications import ANNOUNCE_WORKFLOW
-from handrail.errors import FourEyesError, IncidentError
+from handrail.errors import (
+    FourEyesError,
+    IncidentConflictError,
+    IncidentError,
+    IncidentForbiddenError,
+    IncidentNotFoundError,
+)
 from handrail.limits import InputLimits
 from handrail.runbook.model import Remediation, Runbook
-from handrail.store import IncidentRecord, IncidentState, NewIncident, SqlIncidentStore
+from handrail.store import ActionRun, IncidentRecord, IncidentState, NewIncident, SqlIncidentStore, TimelineRecord
+from handrail.store.async_incidents import AsyncIncidentStore
+from handrail.store.figures import StoreFigures, store_figures
+from handrail.store.incidents import plain_json
+from handrail.store.reconnect import is_disconnect
+from handrail.store.records import incident_summary
 from handrail.store.schema import PERSON
+from handrail.store.sessions import SqlConsoleSessions
 
-__all__ = ["DECISIONS", "IncidentService", "new_incident_id"]
+__all__ = [
+    "DECISIONS",
+    "ActionRun",
+    "IncidentConflictError",
+    "IncidentError",
+    "IncidentForbiddenError",
+    "IncidentNotFoundError",
+    "IncidentRecord",
+    "IncidentService",
+    "IncidentState",
+    "IncidentStory",
+    "SqlConsoleSessions",
+    "StoreFigures",
+    "TimelineRecord",
+    "alert_dedup_key",
+    "dedup_key_for",
+    "incident_summary",
+    "is_disconnect",
+    "new_incident_id",
+    "plain_json",
+    "threshold_dedup_key",
+]
 
 DECISIONS: Mapping[str, str] = {
     "approve": "approved",
@@ -33,24 +76,59 @@ DECISIONS: Mapping[str, str] = {
     "skip": "skipped",
 }
 
+IncidentStory = tuple[IncidentRecord, list[TimelineRecord], list[ActionRun]]
+"""An incident with its timeline and action runs: what the handoff view and the report are made of."""
+
 
 def new_incident_id() -> str:
     """`INC-` and 12 hex digits: short enough to type, random enough never to collide in practice."""
     return f"INC-{secrets.token_hex(6).upper()}"
 
 
+def dedup_key_for(runbook: Runbook, labels: Mapping[str, str]) -> str:
+    """The default dedup key (a manual trigger without one): the runbook and the labels."""
+    return f"{runbook.id}|{json.dumps(sorted(labels.items()))}"
+
+
+def alert_dedup_key(runbook_id: str, *, fingerprint: str, group_key: str, labels: Mapping[str, str]) -> str:
+    """An Alertmanager alert's key for one runbook: its fingerprint (or group key and labels without one)."""
+    return f"{runbook_id}|{fingerprint or f'{group_key}|{sorted(labels.items())}'}"
+
+
+def threshold_dedup_key(runbook_id: str, trigger_index: int) -> str:
+    """A metric_threshold trigger's key: one open incident per runbook and trigger, however long it stays high."""
+    return f"{runbook_id}|metric_threshold|{trigger_index}"
+
+
 @dataclass
 class IncidentService:
     store: SqlIncidentStore
+    """The synchronous store, for the composition root and tests; the faces never touch it (#14)."""
     client: DBOSClient
     limits: InputLimits = field(default_factory=InputLimits)
     """Labels, annotations, notes and reasons are held to these whichever route they came by."""
     four_eyes: bool = False
     """`api.fourEyes`: whoever opened an incident, by any route, may not approve or reject its actions."""
+    incidents: AsyncIncidentStore = field(init=False)
+    """The store behind its async interface: every call on `pool`'s threads."""
+
+    def __post_init__(self) -> None:
+        self.incidents = AsyncIncidentStore(self.store)
+
+    @property
+    def pool(self) -> BlockingPool:
+        """The bounded threads every blocking call of the faces runs on (database, DBOS client, files)."""
+        return self.incidents.pool
+
+    def close(self) -> None:
+        """Let go of the pool's threads, DBOS's client and the database's connections."""
+        self.pool.close()
+        self.client.destroy()
+        self.store.engine.dispose()
 
     # -- triggers -----------------------------------------------------------------------------
 
-    def trigger(
+    async def trigger(
         self,
         runbook: Runbook,
         *,
@@ -67,11 +145,10 @@ class IncidentService:
         self.limits.check_labels(labels)
         self.limits.check_annotations(annotations)
         incident_id = new_incident_id()
-        key = dedup_key or f"{runbook.id}|{json.dumps(sorted(labels.items()))}"
         new = NewIncident(
             id=incident_id,
             runbook=runbook.model_dump(mode="json", by_alias=True, exclude_none=True),
-            dedup_key=key,
+            dedup_key=dedup_key or dedup_key_for(runbook, labels),
             trigger_type=trigger_type,
             triggered_by=triggered_by,
             labels=labels,
@@ -87,45 +164,51 @@ class IncidentService:
             }
             self.client.enqueue_in_transaction(connection, options, incident_id)
 
-        return self.store.open_or_join(new, on_open=enqueue)
+        return await self.incidents.open_or_join(new, on_open=enqueue)
 
-    def alert_resolved(self, dedup_key: str, *, source: str) -> IncidentRecord | None:
+    async def alert_resolved(self, dedup_key: str, *, source: str) -> IncidentRecord | None:
         """The alert behind an open incident resolved: record it; verify and close if the runbook asks."""
-        incident = self.store.find_open_by_dedup_key(dedup_key)
+        incident = await self.incidents.find_open_by_dedup_key(dedup_key)
         if incident is None:
             return None
-        self.store.record(incident.id, "alert", f"the alert resolved ({source})", actor=source)
+        await self.incidents.record(incident.id, "alert", f"the alert resolved ({source})", actor=source)
         if Runbook.model_validate(incident.runbook).resolve_when_alert_resolves:
             options: Any = {
                 "workflow_name": ALERT_RESOLVED_WORKFLOW,
                 "queue_name": INCIDENT_QUEUE,
                 "workflow_id": f"{incident.id}:alert-resolved",
             }
-            self.client.enqueue(options, incident.id)
+            await self.pool.run(self.client.enqueue, options, incident.id)
         return incident
 
     # -- people -------------------------------------------------------------------------------
 
-    def decide(self, incident_id: str, remediation_id: str, kind: str, *, actor: str, reason: str = "") -> None:
-        """approve / reject an automated remediation, or mark a manual one done / skipped."""
+    async def decide(
+        self, incident_id: str, remediation_id: str, kind: str, *, actor: str, reason: str = ""
+    ) -> IncidentRecord:
+        """approve / reject an automated remediation, or mark a manual one done / skipped; the incident after."""
         if kind not in DECISIONS:
-            raise IncidentError(f"unknown decision {kind!r}; use one of {', '.join(DECISIONS)}")
+            raise IncidentConflictError(f"unknown decision {kind!r}; use one of {', '.join(DECISIONS)}")
         self.limits.check_reason(reason)
-        incident = self._open(incident_id)
+        incident = await self._open(incident_id)
         self._check_four_eyes(incident, kind, actor)
         remediation = self._remediation(incident, remediation_id)
         if kind in ("approve", "reject") and not (remediation.type == "automated" and remediation.requires_approval):
-            raise IncidentError(f"{remediation_id} does not need approval (it is {remediation.type})")
+            raise IncidentConflictError(f"{remediation_id} does not need approval (it is {remediation.type})")
         if kind in ("done", "skip") and remediation.type != "manual":
-            raise IncidentError(f"{remediation_id} is {remediation.type}; only manual remediations are done or skipped")
-        earlier = self._decision_for(incident_id, remediation_id)
+            raise IncidentConflictError(
+                f"{remediation_id} is {remediation.type}; only manual remediations are done or skipped"
+            )
+        earlier = await self._decision_for(incident_id, remediation_id)
         if earlier is not None:
-            raise IncidentError(f"{remediation_id} was already {earlier}")
+            raise IncidentConflictError(f"{remediation_id} was already {earlier}")
         message = f"{remediation_id} {DECISIONS[kind]} by {actor}" + (f": {reason}" if reason else "")
         data = {"remediation": remediation_id, "decision": kind, "reason": reason}
-        self.store.record(incident_id, "decision_by_person", message, actor=actor, data=data)
+        await self.incidents.record(incident_id, "decision_by_person", message, actor=actor, data=data)
         payload = {"kind": kind, "remediation": remediation_id, "actor": actor, "reason": reason}
-        self.client.send(incident_id, payload, HUMAN_TOPIC, idempotency_key=f"{incident_id}:{remediation_id}:{kind}")
+        key = f"{incident_id}:{remediation_id}:{kind}"
+        await self.pool.run(self.client.send, incident_id, payload, HUMAN_TOPIC, idempotency_key=key)
+        return await self.get(incident_id)
 
     def _check_four_eyes(self, incident: IncidentRecord, kind: str, actor: str) -> None:
         """Refuse the opener's approval or rejection. The opener is who opened it, by any route, never a joiner.
@@ -137,77 +220,150 @@ class IncidentService:
         if self.four_eyes and kind in ("approve", "reject") and incident.triggered_by == PERSON.fit(actor):
             raise FourEyesError(f"{actor} triggered {incident.id}; someone else must {kind} (four eyes)")
 
-    def acknowledge(self, incident_id: str, *, actor: str) -> IncidentRecord:
-        before = self.get(incident_id)
-        if not self.store.acknowledge(incident_id, actor):
-            raise IncidentError(f"no incident {incident_id}")
+    async def acknowledge(self, incident_id: str, *, actor: str) -> IncidentRecord:
+        before = await self.get(incident_id)
+        if not await self.incidents.acknowledge(incident_id, actor):
+            raise IncidentNotFoundError(f"no incident {incident_id}")
         if before.acknowledged_at is None:
-            self._announce(incident_id, "acknowledged", f"acknowledged by {actor}")
-        return self.get(incident_id)
+            await self._announce(incident_id, "acknowledged", f"acknowledged by {actor}")
+        return await self.get(incident_id)
 
-    def _announce(self, incident_id: str, kind: str, headline: str) -> None:
+    async def _announce(self, incident_id: str, kind: str, headline: str) -> None:
         """Tell the escalation targets (Slack threads, PagerDuty acknowledge/resolve) what a person did."""
         options: Any = {
             "workflow_name": ANNOUNCE_WORKFLOW,
             "queue_name": INCIDENT_QUEUE,
             "workflow_id": f"{incident_id}:announce:{kind}",
         }
-        self.client.enqueue(options, incident_id, kind, headline)
+        await self.pool.run(self.client.enqueue, options, incident_id, kind, headline)
 
-    def note(self, incident_id: str, text: str, *, actor: str) -> None:
+    async def note(self, incident_id: str, text: str, *, actor: str) -> IncidentRecord:
+        """Add a note to the timeline; the incident after."""
         self.limits.check_note(text)
-        self.get(incident_id)
+        await self.get(incident_id)
         if not text.strip():
-            raise IncidentError("a note needs some text")
-        self.store.record(incident_id, "note", text, actor=actor)
+            raise IncidentConflictError("a note needs some text")
+        await self.incidents.record(incident_id, "note", text, actor=actor)
+        return await self.get(incident_id)
 
-    def resolve(self, incident_id: str, *, actor: str, reason: str = "") -> IncidentRecord:
-        return self._close(incident_id, IncidentState.RESOLVED, actor, reason or "resolved by a person")
+    async def resolve(self, incident_id: str, *, actor: str, reason: str = "") -> IncidentRecord:
+        return await self._close(incident_id, IncidentState.RESOLVED, actor, reason or "resolved by a person")
 
-    def cancel(self, incident_id: str, *, actor: str, reason: str = "") -> IncidentRecord:
-        return self._close(incident_id, IncidentState.CANCELLED, actor, reason or "cancelled by a person")
+    async def cancel(self, incident_id: str, *, actor: str, reason: str = "") -> IncidentRecord:
+        return await self._close(incident_id, IncidentState.CANCELLED, actor, reason or "cancelled by a person")
 
-    def _close(self, incident_id: str, state: IncidentState, actor: str, reason: str) -> IncidentRecord:
+    async def _close(self, incident_id: str, state: IncidentState, actor: str, reason: str) -> IncidentRecord:
         self.limits.check_reason(reason)
-        self._open(incident_id)
-        record = self.store.transition(incident_id, state, f"{reason} ({actor})", actor=actor)
+        await self._open(incident_id)
+        record = await self.incidents.transition(incident_id, state, f"{reason} ({actor})", actor=actor)
         if record is None:
-            raise IncidentError(f"{incident_id} is already closed")
+            raise IncidentConflictError(f"{incident_id} is already closed")
         # Stop the plan and the escalation timer: nothing may run on a closed incident.
         for workflow_id in (incident_id, f"{incident_id}:escalation"):
-            self.client.cancel_workflow(workflow_id)
-        self._announce(incident_id, state.value, f"{state.value} by {actor}")
+            await self.pool.run(self.client.cancel_workflow, workflow_id)
+        await self._announce(incident_id, state.value, f"{state.value} by {actor}")
         return record
 
     # -- reading ------------------------------------------------------------------------------
 
-    def queue_depth(self) -> int:
+    async def queue_depth(self) -> int:
         """Incident workflows enqueued and not yet picked up by a worker."""
+        return await self.pool.run(self.queued_now)
+
+    def figures_now(self) -> StoreFigures:
+        """What `/metrics` reports from the database, blocking: for the metrics collector, on a pool thread."""
+        return store_figures(self.store.engine, since=datetime.now(UTC) - timedelta(hours=1))
+
+    def queued_now(self) -> int:
+        """`queue_depth`, blocking: for callers already on a pool thread (the metrics collector)."""
         queued = self.client.list_queued_workflows(queue_name=INCIDENT_QUEUE, status="ENQUEUED", load_input=False)
         return len(queued)
 
-    def get(self, incident_id: str) -> IncidentRecord:
-        record = self.store.get(incident_id)
+    async def get(self, incident_id: str) -> IncidentRecord:
+        record = await self.incidents.get(incident_id)
         if record is None:
-            raise IncidentError(f"no incident {incident_id}")
+            raise IncidentNotFoundError(f"no incident {incident_id}")
         return record
 
-    def _open(self, incident_id: str) -> IncidentRecord:
-        record = self.get(incident_id)
+    async def find(
+        self,
+        *,
+        states: Sequence[str] = (),
+        open_only: bool = False,
+        runbook_id: str | None = None,
+        created_after: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[IncidentRecord]:
+        """Incidents, newest first, filtered by state, openness, runbook and age."""
+        return await self.incidents.find(
+            states=states,
+            open_only=open_only,
+            runbook_id=runbook_id,
+            created_after=created_after,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def timeline(self, incident_id: str) -> list[TimelineRecord]:
+        return await self.incidents.timeline(incident_id)
+
+    async def last_event_id(self, incident_id: str) -> int:
+        """The id of the incident's newest timeline event (0 with none): a cheap "has anything happened"."""
+        return await self.incidents.last_event_id(incident_id)
+
+    async def action_runs(self, incident_id: str) -> list[ActionRun]:
+        return await self.incidents.action_runs(incident_id)
+
+    async def story(self, incident_id: str) -> IncidentStory:
+        """The incident, its timeline and its action runs (for the handoff view and the report)."""
+        story = await self.incidents.story(incident_id)
+        if story is None:
+            raise IncidentNotFoundError(f"no incident {incident_id}")
+        return story
+
+    async def wait_for_assessment(
+        self, incident_id: str, *, timeout: float, interval: float = 0.1
+    ) -> IncidentRecord | None:
+        """The incident once its diagnostics have run; None if they have not within `timeout` seconds.
+
+        Each look is one read on the pool and the pauses are the loop's sleeps, so a wait holds no
+        thread and no connection while it waits.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            record = await self.get(incident_id)
+            if record.assessment is not None:
+                return record
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(min(interval, max(deadline - loop.time(), 0.0)))
+
+    async def ping(self) -> None:
+        """The database answers (SQLAlchemy's error when it does not)."""
+        await self.incidents.ping()
+
+    def console_sessions(self) -> SqlConsoleSessions:
+        """The console's live sessions, on this service's database and pool."""
+        return SqlConsoleSessions(self.store.engine, pool=self.pool, reconnect_within=self.store.reconnect_within)
+
+    async def _open(self, incident_id: str) -> IncidentRecord:
+        record = await self.get(incident_id)
         if not record.is_open:
-            raise IncidentError(f"{incident_id} is {record.state.value}; it takes no more decisions")
+            raise IncidentConflictError(f"{incident_id} is {record.state.value}; it takes no more decisions")
         return record
 
     def _remediation(self, incident: IncidentRecord, remediation_id: str) -> Remediation:
         remediation = Runbook.model_validate(incident.runbook).remediation(remediation_id)
         if remediation is None:
-            raise IncidentError(f"runbook {incident.runbook_id} has no remediation {remediation_id}")
+            raise IncidentConflictError(f"runbook {incident.runbook_id} has no remediation {remediation_id}")
         if incident.plan and remediation_id not in incident.plan:
-            raise IncidentError(f"{remediation_id} is not in this incident's plan ({', '.join(incident.plan)})")
+            raise IncidentConflictError(f"{remediation_id} is not in this incident's plan ({', '.join(incident.plan)})")
         return remediation
 
-    def _decision_for(self, incident_id: str, remediation_id: str) -> str | None:
-        for event in self.store.timeline(incident_id):
+    async def _decision_for(self, incident_id: str, remediation_id: str) -> str | None:
+        for event in await self.incidents.timeline(incident_id):
             if event.kind == "decision_by_person" and event.data and event.data.get("remediation") == remediation_id:
                 return f"{DECISIONS[event.data['decision']]} by {event.actor}"
         return None

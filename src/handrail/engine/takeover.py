@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
+from handrail.blocking import BlockingPool
 from handrail.store.workers import SqlWorkerRegistry, WorkerRecord
 
 __all__ = ["WorkerWatch"]
@@ -49,8 +50,12 @@ class WorkerWatch:
         recover: Recover,
         on_takeover: TakenOver = lambda worker, workflow_ids: None,
         clock: Callable[[], float] = time.monotonic,
+        pool: BlockingPool | None = None,
     ) -> None:
         self.registry = registry
+        # its own bounded threads, not the loop's default pool: DBOS's shutdown closes that one (#14)
+        self._own_pool = pool is None
+        self._pool = pool or BlockingPool(2, name="handrail-watch")
         self.executor_id = executor_id
         self.instance = uuid.uuid4().hex
         self.takeover_after = takeover_after
@@ -68,7 +73,7 @@ class WorkerWatch:
         """Hold this executor's row before DBOS starts (waits while another worker is taking it over)."""
         deadline = self._clock() + 3 * self.takeover_after
         while True:
-            registration = await asyncio.to_thread(
+            registration = await self._pool.run(
                 self.registry.register,
                 self.executor_id,
                 instance=self.instance,
@@ -107,7 +112,7 @@ class WorkerWatch:
 
     async def tick(self) -> list[str]:
         """One beat, then the takeover of every worker silent too long; the executor ids taken over."""
-        alive = await asyncio.to_thread(self.registry.beat, self.executor_id, self.instance, version=self.version)
+        alive = await self._pool.run(self.registry.beat, self.executor_id, self.instance, version=self.version)
         now = self._clock()
         stalled = self._last_beat is not None and now - self._last_beat > self.takeover_after
         if self._healthy_since is None or stalled:
@@ -119,7 +124,7 @@ class WorkerWatch:
         if now - self._healthy_since < self.takeover_after:
             return []
         taken: list[str] = []
-        silent = await asyncio.to_thread(
+        silent = await self._pool.run(
             self.registry.silent, self._takeover_ms, besides=self.executor_id, version=self.version
         )
         for worker in silent:
@@ -136,15 +141,17 @@ class WorkerWatch:
             self.registry.retire(self.executor_id, self.instance)
         except sa.exc.SQLAlchemyError as exc:
             logger.warning("could not hand over on stop (the database?): %s", type(exc).__name__)
+        if self._own_pool:
+            self._pool.close()
 
     async def _take_over(self, worker: WorkerRecord) -> bool:
-        claimed = await asyncio.to_thread(
+        claimed = await self._pool.run(
             self.registry.claim, worker.executor_id, by=self.executor_id, takeover_ms=self._takeover_ms
         )
         if not claimed:
             return False  # another worker was quicker, or the silent one came back
-        workflow_ids = await asyncio.to_thread(self._recover, worker.executor_id)
-        await asyncio.to_thread(self.registry.release, worker.executor_id, by=self.executor_id)
+        workflow_ids = await self._pool.run(self._recover, worker.executor_id)
+        await self._pool.run(self.registry.release, worker.executor_id, by=self.executor_id)
         logger.warning(
             "worker %s (%s, pid %d) %s: %s took over its %d pending workflows",
             worker.executor_id,
@@ -154,12 +161,12 @@ class WorkerWatch:
             self.executor_id,
             len(workflow_ids),
         )
-        await asyncio.to_thread(self._on_takeover, worker, workflow_ids)
+        await self._pool.run(self._on_takeover, worker, workflow_ids)
         return True
 
     async def _lost(self) -> None:
         """Our row is gone (we were presumed dead and taken over) or another process holds it (a shared id)."""
-        holder = await asyncio.to_thread(self.registry.get, self.executor_id)
+        holder = await self._pool.run(self.registry.get, self.executor_id)
         if holder is None:
             logger.error(
                 "this worker (%s) was silent too long and its incidents were taken over; it carries on, and DBOS"

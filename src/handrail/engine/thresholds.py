@@ -4,24 +4,25 @@ DBOS runs the schedule once per tick across every process (the tick's time is pa
 workflow's id), so several workers poll once, and a restart picks the schedule up again. When a
 query's value reaches its `threshold` (value >= threshold), the runbook's incident opens — or the
 open one with the same dedup key is joined, so a value that stays high does not open one per tick.
+It opens through `IncidentService.trigger`, like every other route: one incident id, one dedup path,
+and the incident's workflow enqueued in the transaction that inserts it.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime
 from typing import Any
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS
 
 from handrail.catalog import Catalog
 from handrail.diagnostics.base import ProbeContext
 from handrail.diagnostics.prometheus_query import PrometheusQueryParams
-from handrail.engine.incident import handle_incident
 from handrail.engine.runtime import current
+from handrail.engine.service import threshold_dedup_key
 from handrail.errors import ProbeError
-from handrail.store import NewIncident
+from handrail.runbook.model import Runbook
 
 __all__ = ["POLL_SCHEDULE", "cron_for", "poll_metric_thresholds"]
 
@@ -48,9 +49,7 @@ async def poll_metric_thresholds(scheduled_at: datetime, context: Any) -> list[s
     opened = []
     for crossing in crossings:
         incident_id, was_opened = await _open_or_join(crossing)
-        if was_opened:
-            with SetWorkflowID(incident_id):
-                await DBOS.start_workflow_async(handle_incident, incident_id)
+        if was_opened:  # its workflow was enqueued with it (IncidentService.trigger)
             opened.append(incident_id)
     return opened
 
@@ -80,7 +79,7 @@ async def _crossings(tick: str) -> list[dict[str, Any]]:
                 found.append(
                     {
                         "runbook": runbook.model_dump(mode="json", by_alias=True, exclude_none=True),
-                        "dedup": f"{runbook.id}|metric_threshold|{index}",
+                        "dedup": threshold_dedup_key(runbook.id, index),
                         "value": value,
                         "threshold": trigger.threshold,
                         "tick": tick,
@@ -91,16 +90,14 @@ async def _crossings(tick: str) -> list[dict[str, Any]]:
 
 @DBOS.step(name="handrail.threshold_open")
 async def _open_or_join(crossing: dict[str, Any]) -> tuple[str, bool]:
-    record, opened = current().store.open_or_join(
-        NewIncident(
-            id=f"INC-{secrets.token_hex(6).upper()}",
-            runbook=crossing["runbook"],
-            dedup_key=crossing["dedup"],
-            trigger_type="metric_threshold",
-            triggered_by="metric poller",
-            labels={"value": f"{crossing['value']:g}", "threshold": f"{crossing['threshold']:g}"},
-            annotations={},
-            dry_run=False,
-        )
+    service = current().service
+    if service is None:
+        raise RuntimeError("the engine runs without an incident service (composition.create_runtime builds one)")
+    record, opened = await service.trigger(
+        Runbook.model_validate(crossing["runbook"]),
+        trigger_type="metric_threshold",
+        triggered_by="metric poller",
+        labels={"value": f"{crossing['value']:g}", "threshold": f"{crossing['threshold']:g}"},
+        dedup_key=crossing["dedup"],
     )
     return record.id, opened

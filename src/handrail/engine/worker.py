@@ -18,6 +18,7 @@ from typing import Any
 from dbos import DBOS, DBOSConfig
 
 from handrail.engine import incident  # noqa: F401 - registers the workflows with DBOS
+from handrail.engine.dbos_private import recover_pending_workflows
 from handrail.engine.incident import INCIDENT_QUEUE
 from handrail.engine.runtime import EngineRuntime, install, uninstall
 from handrail.engine.takeover import WorkerWatch
@@ -39,7 +40,7 @@ class Worker:
         database_url: str,
         executor_id: str | None = None,
         worker_concurrency: int = 1000,
-        polling_interval: float = 0.5,
+        polling_interval: float = 0.1,
         metric_poll_seconds: float = 60.0,
         takeover_after: float = 30.0,
     ) -> None:
@@ -53,7 +54,7 @@ class Worker:
             SqlWorkerRegistry(runtime.store.engine),
             executor_id=self._executor_id,
             takeover_after=takeover_after,
-            recover=_recover,
+            recover=recover_pending_workflows,
             on_takeover=self._record_takeover,
         )
         self._heartbeat: asyncio.Task[None] | None = None
@@ -116,13 +117,3 @@ class Worker:
         for workflow_id in workflow_ids:
             if store.get(workflow_id) is not None:  # the incident's own workflow (not a timer or a delivery)
                 store.record(workflow_id, "takeover", message, data={"from": worker.executor_id})
-
-
-def _recover(executor_id: str) -> list[str]:
-    """DBOS's own recovery of another executor's pending workflows: back on their queue, for any live worker.
-
-    Upstream, DBOS's Conductor client makes this same call when Conductor asks an executor to recover
-    another's workflows; there is no public one. It only touches workflows still PENDING under
-    `executor_id` (and of this process's application version), so a repeat does nothing.
-    """
-    return [handle.get_workflow_id() for handle in DBOS._recover_pending_workflows([executor_id])]

@@ -15,7 +15,7 @@ from handrail.lint.thresholds import check_unreachable_statuses
 from handrail.runbook.load import LoadedRunbook, load_runbook_file
 from handrail.runbook.model import Runbook, Trigger
 from handrail.runbook.problem import Position, Problem, Severity
-from handrail.runbook.source import Document
+from handrail.runbook.source import RUNBOOK_SUFFIXES, SCENARIO_SUFFIXES, Document
 from handrail.safety import AllowList
 
 __all__ = [
@@ -25,9 +25,6 @@ __all__ = [
     "lint_file",
     "lint_paths",
 ]
-
-RUNBOOK_SUFFIXES = (".yaml", ".yml", ".json")
-TEST_SUFFIXES = (".test.yaml", ".test.yml", ".test.json")
 
 
 _TRIGGERS: TypeAdapter[list[Trigger]] = TypeAdapter(list[Trigger])
@@ -104,7 +101,7 @@ def find_runbook_files(folder: Path) -> list[Path]:
         if any(part.startswith(".") for part in relative) or not path.is_file():
             continue
         name = path.name.lower()
-        if name.endswith(RUNBOOK_SUFFIXES) and not name.endswith(TEST_SUFFIXES):
+        if name.endswith(RUNBOOK_SUFFIXES) and not name.endswith(SCENARIO_SUFFIXES):
             found.append(path)
     return found
 
@@ -118,7 +115,7 @@ def lint_paths(paths: Iterable[Path], *, allow: AllowList | None = None) -> list
     results: list[LintResult] = []
     for path in paths:
         files = find_runbook_files(path) if path.is_dir() else [path]
-        files = [file for file in files if not file.name.lower().endswith(TEST_SUFFIXES)]
+        files = [file for file in files if not file.name.lower().endswith(SCENARIO_SUFFIXES)]
         results.extend(lint_file(file, allow=allow) for file in files)
     return _mark_duplicate_ids(results)
 

@@ -202,7 +202,7 @@ class PagerDutyNotifier:
         Every message is redacted where it is made, so no exception holding a routing key is ever
         raised, chained or left as `__context__` for a logged traceback to show.
         """
-        where, timeout, redact = self._where, self._config.timeout, self._redact
+        where, timeout, secrets = self._where, self._config.timeout, self._secrets()
         try:
             # httpx's timeout bounds each phase; asyncio's bounds the whole exchange (a trickling server).
             async with (
@@ -215,17 +215,19 @@ class PagerDutyNotifier:
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise NotifyError(f"{where} did not answer within {timeout:g}s (event for {target})") from exc
         except httpx.TransportError as exc:
-            raise NotifyError(redact(f"cannot reach {where}: {type(exc).__name__}: {one_line(str(exc))}")) from exc
+            raise NotifyError(
+                redact(f"cannot reach {where}: {type(exc).__name__}: {one_line(str(exc))}", secrets)
+            ) from exc
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            raise NotifyError(redact(f"request to {where} failed: {type(exc).__name__}: {one_line(str(exc))}")) from exc
+            failed = f"request to {where} failed: {type(exc).__name__}: {one_line(str(exc))}"
+            raise NotifyError(redact(failed, secrets)) from exc
         # The answer is redacted before it is cut to a snippet, so a key at the edge cannot leak in part.
-        raise NotifyError(_refusal(where, target, response, redact(answer)))
+        raise NotifyError(_refusal(where, target, response, redact(answer, secrets)))
 
-    def _redact(self, message: str) -> str:
-        """`message` without any routing key or URL credentials, in case PagerDuty or a proxy echoed them."""
+    def _secrets(self) -> list[str]:
+        """The routing keys and URL credentials PagerDuty or a proxy might echo back, for `redact`."""
         secrets = [key.get_secret_value() for key in self._keys.values()]
-        secrets += [self._url.password or "", self._url.query.decode("ascii", "replace")]
-        return redact(message, secrets)
+        return [*secrets, self._url.password or "", self._url.query.decode("ascii", "replace")]
 
 
 def _routing_name(target: str) -> str | None:

@@ -262,12 +262,12 @@ class SlackNotifier:
                 detail = f" (HTTP 429, retry after {response.headers.get('Retry-After', '?')}s)"
             elif response.status_code != 200:
                 detail = f" (HTTP {response.status_code})"
-            raise NotifyError(self._redact(f"slack {what}: {code}{detail}")) from self._cause(exc)
+            raise NotifyError(self._shown(f"slack {what}: {code}{detail}")) from self._cause(exc)
         except TimeoutError as exc:
             raise NotifyError(f"slack {what}: no answer within {self._timeout:g}s") from exc
         except (aiohttp.ClientError, SlackClientError) as exc:
             message = f"slack {what}: {type(exc).__name__}: {_one_line(str(exc))}"
-            raise NotifyError(self._redact(message)) from self._cause(exc)
+            raise NotifyError(self._shown(message)) from self._cause(exc)
 
     async def _post_webhook(self, webhook: AsyncWebhookClient, message: dict[str, Any]) -> None:
         response = await webhook.send_dict(message)
@@ -277,17 +277,16 @@ class SlackNotifier:
         code = _one_line(response.body or "") or "no error code"
         retry = response.headers.get("Retry-After") if response.status_code == 429 else None
         detail = f", retry after {retry}s" if retry else ""
-        raise NotifyError(self._redact(f"slack incoming webhook: {code} (HTTP {response.status_code}{detail})"))
+        raise NotifyError(self._shown(f"slack incoming webhook: {code} (HTTP {response.status_code}{detail})"))
 
     def _cause(self, exc: BaseException) -> BaseException | None:
         """`exc`, unless its text holds a secret: a logged traceback would show it."""
         text = str(exc)
         return None if any(secret in text for secret in self._secrets) else exc
 
-    def _redact(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, "[redacted]")
-        message = redact(message)
+    def _shown(self, message: str) -> str:
+        """`message` for an error: redacted (our own tokens as `[redacted]`) and cut to a snippet."""
+        message = redact(message, self._secrets, replacement="[redacted]")
         return message if len(message) <= _SNIPPET else message[:_SNIPPET] + "…"
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
-from handrail.errors import HandrailError
+from handrail.errors import SlackSignatureError
 from handrail.notify.slack_blocks import APPROVE_ACTION_ID, REJECT_ACTION_ID
 
 __all__ = [
@@ -42,14 +42,6 @@ _TIMESTAMP_DIGITS = 12
 """Unix seconds have 10 digits until the year 2286; longer is not a timestamp (5,000 digits was a 500, #13)."""
 _MAX_FIELDS = 100
 """Form fields read at most: Slack sends about a dozen; a body of thousands is not Slack."""
-
-
-class SlackSignatureError(HandrailError):
-    """A request does not carry a valid, fresh Slack signature; `reason` says which check failed."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from pydantic import Field, SecretStr
 from handrail.errors import NotifyError
 from handrail.notify._http import one_line, read_head, snippet
 from handrail.notify.base import Notification
-from handrail.redaction import redact
+from handrail.redaction import SECRET_HEADER, redact
 from handrail.runbook.model import Duration, StrictModel
 
 __all__ = [
@@ -43,7 +42,6 @@ TIMESTAMP_HEADER = "X-Handrail-Timestamp"
 _SNIPPET = 200
 _READ_AT_MOST = 4096
 """Bytes of an error answer read for the message: enough for 200 characters, bounded against huge bodies."""
-_SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|session|password|signature", re.IGNORECASE)
 
 
 class WebhookNotifierConfig(StrictModel):
@@ -130,7 +128,7 @@ class WebhookNotifier:
             await self._post(body, headers)
         except NotifyError as exc:
             # not chained to the unredacted error: a logged traceback would show it
-            raise NotifyError(self._redact(str(exc))) from exc.__cause__
+            raise NotifyError(redact(str(exc), self._secrets())) from exc.__cause__
 
     async def aclose(self) -> None:
         """Close the HTTP client (a later `send` opens a new one)."""
@@ -167,16 +165,16 @@ class WebhookNotifier:
         except (httpx.HTTPError, httpx.StreamError) as exc:
             raise NotifyError(f"request to {where} failed: {type(exc).__name__}: {one_line(str(exc))}") from exc
 
-    def _redact(self, message: str) -> str:
-        """`message` without the secret or credentials, in case a server or proxy echoed them back."""
-        secrets = [value for header, value in self._headers.items() if _SECRET_HEADER.search(header)]
+    def _secrets(self) -> list[str]:
+        """The secret and credentials a server or proxy might echo back, for `redact`."""
+        secrets = [value for header, value in self._headers.items() if SECRET_HEADER.search(header)]
         if self._secret is not None:
             secrets.append(self._secret.get_secret_value())
         secrets += [self._url.password or "", self._url.query.decode("ascii", "replace")]
         path = self._url.raw_path.decode("ascii", "replace").partition("?")[0]
         if path not in ("", "/"):  # webhook URLs often carry their token in the path
             secrets += [str(self._url), path]
-        return redact(message, secrets)
+        return secrets
 
 
 def _body(notification: Notification, now: float) -> bytes:

@@ -25,6 +25,8 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "RUNBOOK_SUFFIXES",
+    "SCENARIO_SUFFIXES",
     "Document",
     "DocumentPath",
     "parse_document",
@@ -46,6 +48,11 @@ _INT_BASE = re.compile(r"^0o[0-7]+$|^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _ALLOWED_TAGS = {_PLAIN, "str", "int", "float", "bool", "null", "map", "seq", "merge"}
 _FLOAT_SPECIAL = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+
+RUNBOOK_SUFFIXES = (".yaml", ".yml", ".json")
+"""What a runbook file's name ends with (lower case); the one list the catalog, lint and tests share (#14)."""
+SCENARIO_SUFFIXES = (".test.yaml", ".test.yml", ".test.json")
+"""What a scenario file's name ends with: `<runbook>.test.yaml` beside its runbook, never a runbook itself."""
 
 
 @dataclass(frozen=True, slots=True)

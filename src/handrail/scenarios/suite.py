@@ -15,6 +15,7 @@ from pathlib import Path
 from handrail.lint import LintResult, find_runbook_files, lint_paths
 from handrail.runbook.model import Runbook
 from handrail.runbook.problem import Position, Problem, Severity
+from handrail.runbook.source import RUNBOOK_SUFFIXES, SCENARIO_SUFFIXES
 from handrail.safety import AllowList
 from handrail.scenarios.coverage import Coverage, Tally, measure_coverage
 from handrail.scenarios.load import LoadedScenarios, load_scenario_file
@@ -30,9 +31,6 @@ __all__ = [
     "runbook_file_for",
     "scenario_files_for",
 ]
-
-SCENARIO_SUFFIXES = (".test.yaml", ".test.yml", ".test.json")
-RUNBOOK_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
 __all__ = ["SqlIncidentStore", "create_engine", "plain_json"]
 
 Clock = Callable[[], datetime]
+Event = tuple[str, str, Mapping[str, Any] | None]
+"""A timeline event written with another change, in its transaction: kind, message, data."""
 MAX_OUTPUT_CHARS = 65536
 
 
@@ -92,7 +94,14 @@ class SqlIncidentStore:
         """
         for _ in range(5):
             now = self._clock()
+            # One write transaction either way (#14): a join is the common case (Alertmanager repeats an alert
+            # every group interval), so it is tried first. SQLite holds its write lock from the first statement;
+            # on PostgreSQL each statement sees what committed before it, and the insert waits for a concurrent
+            # one with the same key, so an open incident found by neither can only have closed: try again.
             with self.engine.begin() as connection:
+                joined = self._join(connection, new, now)
+                if joined is not None:
+                    return joined, False
                 inserted = connection.execute(self._insert_incident(new, now)).first()
                 if inserted is not None:
                     self._event(connection, new.id, now, "triggered", _trigger_message(new), new.triggered_by)
@@ -101,9 +110,9 @@ class SqlIncidentStore:
                     record = self._get(connection, new.id)
                     assert record is not None
                     return record, True
-            joined = self._join(new, now)
-            if joined is not None:
-                return joined, False
+                joined = self._join(connection, new, now)
+                if joined is not None:
+                    return joined, False
         raise RuntimeError(f"could not open or join an incident for {new.dedup_key!r}")
 
     def _insert_incident(self, new: NewIncident, now: datetime) -> Any:
@@ -137,22 +146,23 @@ class SqlIncidentStore:
             .returning(INCIDENTS.c.id)
         )
 
-    def _join(self, new: NewIncident, now: datetime) -> IncidentRecord | None:
-        with self.engine.begin() as connection:
-            row = connection.execute(
-                sa.select(INCIDENTS.c.id).where(INCIDENTS.c.dedup_key == new.dedup_key, INCIDENTS.c.is_open)
-            ).first()
-            if row is None:
-                return None  # it closed in between: try to open again
-            incident_id = row.id
+    def _join(self, connection: sa.Connection, new: NewIncident, now: datetime) -> IncidentRecord | None:
+        """Count a trigger into the open incident with its dedup key; None when there is none."""
+        row = (
             connection.execute(
                 sa.update(INCIDENTS)
-                .where(INCIDENTS.c.id == incident_id)
+                .where(INCIDENTS.c.dedup_key == new.dedup_key, INCIDENTS.c.is_open)
                 .values(joins=INCIDENTS.c.joins + 1, updated_at=now)
+                .returning(*INCIDENTS.c)
             )
-            message = f"{_trigger_message(new)}; joined the open incident (same dedup key)"
-            self._event(connection, incident_id, now, "joined", message, new.triggered_by, {"labels": dict(new.labels)})
-            return self._get(connection, incident_id)
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        message = f"{_trigger_message(new)}; joined the open incident (same dedup key)"
+        self._event(connection, row["id"], now, "joined", message, new.triggered_by, {"labels": dict(new.labels)})
+        return _incident(row)
 
     @reconnecting
     def find_open_by_dedup_key(self, dedup_key: str) -> IncidentRecord | None:
@@ -260,8 +270,16 @@ class SqlIncidentStore:
 
     @reconnecting
     def set_assessment(
-        self, incident_id: str, assessment: Mapping[str, Any], plan: Sequence[str], overall_severity: str
+        self,
+        incident_id: str,
+        assessment: Mapping[str, Any],
+        plan: Sequence[str],
+        overall_severity: str,
+        *,
+        events: Sequence[Event] = (),
     ) -> None:
+        """Keep the assessment and the plan, with `events` (its results and decisions), in one transaction."""
+        now = self._clock()
         with self.engine.begin() as connection:
             connection.execute(
                 sa.update(INCIDENTS)
@@ -270,9 +288,11 @@ class SqlIncidentStore:
                     assessment=plain_json(assessment),
                     plan=list(plan),
                     overall_severity=overall_severity,
-                    updated_at=self._clock(),
+                    updated_at=now,
                 )
             )
+            for kind, message, data in events:
+                self._event(connection, incident_id, now, kind, message, None, data)
 
     # -- timeline -----------------------------------------------------------------------------
 
@@ -369,9 +389,18 @@ class SqlIncidentStore:
 
     @reconnecting
     def claim_with_rails(
-        self, key: str, *, service: str, cooldown: float, rate_window: float, rate_limit: int
+        self,
+        key: str,
+        *,
+        service: str,
+        cooldown: float,
+        rate_window: float,
+        rate_limit: int,
+        event: Event | None = None,
     ) -> str | None:
         """Claim a pending run unless a rail blocks it; the reason it is blocked, or None when claimed.
+
+        `event` goes on the run's incident's timeline in the claiming transaction, only when claimed.
 
         In one transaction that serialises claims for the same service: no other run on the same
         target started within `cooldown` seconds (any incident), and fewer than `rate_limit` runs
@@ -425,6 +454,8 @@ class SqlIncidentStore:
                 .where(ACTION_RUNS.c.key == key, ACTION_RUNS.c.status == ActionStatus.PENDING.value)
                 .values(status=ActionStatus.RUNNING.value, started_at=now)
             )
+            if event is not None:
+                self._event(connection, run.incident_id, now, event[0], event[1], None, event[2])
         return None
 
     def _serialise(self, connection: sa.Connection, service: str) -> None:
@@ -436,16 +467,21 @@ class SqlIncidentStore:
             connection.execute(sa.update(ACTION_RUNS).where(sa.false()).values(status=ACTION_RUNS.c.status))
 
     @reconnecting
-    def finish_action(self, key: str, status: ActionStatus, message: str, output: str = "") -> ActionRun:
+    def finish_action(
+        self, key: str, status: ActionStatus, message: str, output: str = "", *, event: Event | None = None
+    ) -> ActionRun:
+        """Record how a run ended, with `event` on its incident's timeline in the same transaction."""
+        now = self._clock()
         with self.engine.begin() as connection:
             connection.execute(
                 sa.update(ACTION_RUNS)
                 .where(ACTION_RUNS.c.key == key)
-                .values(
-                    status=status.value, message=message, output=output[:MAX_OUTPUT_CHARS], finished_at=self._clock()
-                )
+                .values(status=status.value, message=message, output=output[:MAX_OUTPUT_CHARS], finished_at=now)
             )
-            return self._action(connection, key)
+            run = self._action(connection, key)
+            if event is not None:
+                self._event(connection, run.incident_id, now, event[0], event[1], None, event[2])
+            return run
 
     @reconnecting
     def action_run(self, key: str) -> ActionRun:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import sqlalchemy as sa
 
+from handrail.blocking import BlockingPool, threads_for
 from handrail.store.schema import MESSAGE_REFS
 
 __all__ = ["SqlMessageRefs"]
@@ -14,14 +13,16 @@ __all__ = ["SqlMessageRefs"]
 class SqlMessageRefs:
     """Slack's `MessageRefs`, in our database, so every worker updates the same message."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, pool: BlockingPool | None = None) -> None:
         self._engine = engine
+        self._pool = pool or BlockingPool(threads_for(engine), name="handrail-message-refs")
+        """The calls block on the database: they run on this pool, never on the event loop (handrail/blocking.py)."""
 
     async def get(self, incident_id: str, channel: str) -> str | None:
-        return await asyncio.to_thread(self._get, incident_id, channel)
+        return await self._pool.run(self._get, incident_id, channel)
 
     async def put(self, incident_id: str, channel: str, ref: str) -> None:
-        await asyncio.to_thread(self._put, incident_id, channel, ref)
+        await self._pool.run(self._put, incident_id, channel, ref)
 
     def _get(self, incident_id: str, channel: str) -> str | None:
         with self._engine.connect() as connection:

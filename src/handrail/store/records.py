@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ActionRun", "ActionStatus", "IncidentRecord", "IncidentState", "NewIncident", "TimelineRecord"]
+__all__ = [
+    "ActionRun",
+    "ActionStatus",
+    "IncidentRecord",
+    "IncidentState",
+    "NewIncident",
+    "TimelineRecord",
+    "incident_summary",
+]
 
 
 class IncidentState(enum.StrEnum):
@@ -84,6 +92,32 @@ class IncidentRecord:
     escalated_at: datetime | None
     closed_at: datetime | None
     joins: int
+
+
+def incident_summary(record: IncidentRecord) -> dict[str, Any]:
+    """The incident as JSON shows it (the API's lists and answers, the handoff, `handrail incidents --json`).
+
+    The one mapping from a record to JSON (#14): camelCase names, plain values, times in ISO 8601.
+    """
+    return {
+        "id": record.id,
+        "runbookId": record.runbook_id,
+        "title": record.title,
+        "severity": record.severity,
+        "service": record.service,
+        "state": record.state.value,
+        "open": record.is_open,
+        "dryRun": record.dry_run,
+        "labels": dict(record.labels),
+        "triggeredBy": record.triggered_by,
+        "triggeredAt": record.created_at.isoformat(),
+        "acknowledgedBy": record.acknowledged_by,
+        "acknowledgedAt": record.acknowledged_at.isoformat() if record.acknowledged_at else None,
+        "escalated": record.escalated,
+        "waitingFor": record.waiting_for,
+        "overallSeverity": record.overall_severity,
+        "joins": record.joins,
+    }
 
 
 @dataclass(frozen=True, slots=True)
