@@ -125,37 +125,12 @@ class ProfiledWorker(Worker):
         super().__init__(config)
         self.profile_output = output
 
-    def __enter__(self) -> Worker:
-        import subprocess
-        import threading
-
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter
-            [
-                sys.executable,
-                "-c",
-                "import cProfile, sys; from handrail.cli import main; sys.argv = ['handrail', 'worker', '--config',"
-                f" {str(self.config)!r}]; cProfile.run('main()', {self.profile_output!r})",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+    def argv(self) -> list[str]:
+        script = (
+            "import cProfile, sys; from handrail.cli import main; sys.argv = ['handrail', 'worker', '--config',"
+            f" {str(self.config)!r}]; cProfile.run('main()', {self.profile_output!r})"
         )
-        ready = threading.Event()
-        stderr = self.process.stderr
-        assert stderr is not None
-
-        def read() -> None:
-            for line in stderr:
-                self.output.append(line)
-                if "handrail worker: ready" in line:
-                    ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(90):
-            self.kill()
-            raise RuntimeError("worker did not start:\n" + "".join(self.output[-40:]))
-        return self
+        return [sys.executable, "-c", script]
 
 
 async def _awaited(value: Any) -> Any:

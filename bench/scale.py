@@ -127,10 +127,14 @@ class Worker:
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
+    def argv(self) -> list[str]:
+        """`handrail worker` with this worker's settings, on this interpreter."""
+        return [sys.executable, "-m", "handrail", "worker", "--config", str(self.config)]
+
     def __enter__(self) -> Worker:
         # our own argv: this interpreter and `-m handrail`
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "handrail", "worker", "--config", str(self.config)],
+            self.argv(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
