@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Route as BrowserRoute
 from playwright.sync_api import expect
 
 from support.api import api_client
 from support.browser import chromium, screenshot
-from support.prometheus import free_port
+from support.servers import serving
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"
 
@@ -71,27 +67,9 @@ def test_the_docs_page_loads_only_files_of_its_own_origin_and_no_inline_script(c
     assert 'data-openapi-url="/openapi.json"' in answer.text
 
 
-@contextmanager
-def serving(client: TestClient) -> Iterator[str]:
-    """The app `handrail serve` serves (API and console) on uvicorn on a free port; its URL."""
-    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, name="docs-page-uvicorn")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
 def test_the_docs_page_renders_in_a_browser_offline_without_breaking_the_policy(client: TestClient) -> None:
     elsewhere: list[str] = []
-    with serving(client) as url, chromium() as browser:
+    with serving(client.app) as url, chromium() as browser:
         page = browser.new_page()
 
         def same_origin_only(route: BrowserRoute) -> None:

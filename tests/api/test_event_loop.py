@@ -12,40 +12,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from fastapi import FastAPI
 
 from support.api_app import api_app, bearer
 from support.engine import postgres_database, runbook
-from support.prometheus import free_port
+from support.servers import serving
 
 HOLD = 10.0
 """The longest the lock is held: the other requests have this long to be answered."""
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """`app` on uvicorn in a thread (its own event loop, as in `handrail serve`); its URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, name="event-loop-uvicorn")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture

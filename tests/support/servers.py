@@ -19,6 +19,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import uvicorn
+
+from support.prometheus import free_port
+
 __all__ = [
     "HttpServer",
     "HttpsServer",
@@ -34,6 +39,7 @@ __all__ = [
     "SeenRequest",
     "refused_port",
     "server_threads",
+    "serving",
     "silent_port",
 ]
 
@@ -275,3 +281,21 @@ def refused_port() -> Iterator[int]:
 def server_threads() -> list[threading.Thread]:
     """Threads started by these servers that are still alive."""
     return [thread for thread in threading.enumerate() if thread.name.startswith(_THREAD_PREFIX)]
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """An ASGI `app` on uvicorn in a thread (its own event loop, as in `handrail serve`), on a free port; its URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="test-uvicorn")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive(), "uvicorn stopped"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
