@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
@@ -19,12 +18,13 @@ from handrail.api.docs import install_docs
 from handrail.api.errors import install_error_handlers
 from handrail.api.metrics import metrics_registry, render
 from handrail.api.state import ApiState
+from handrail.engine.service import LocalEngine
 
 __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 
-EngineFactory = Callable[[], Awaitable[contextlib.AbstractAsyncContextManager[Any]]]
+EngineFactory = Callable[[], Awaitable[contextlib.AbstractAsyncContextManager[LocalEngine]]]
 
 
 def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastAPI:
@@ -38,7 +38,10 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
         )
         async with contextlib.AsyncExitStack() as stack:
             if engine is not None:
-                await stack.enter_async_context(await engine())
+                worker = await stack.enter_async_context(await engine())
+                # incidents the API opens start on this engine at once; detached first on the way out
+                state.service.local_engine = worker
+                stack.callback(setattr, state.service, "local_engine", None)
             try:
                 yield
             finally:

@@ -14,6 +14,7 @@ from handrail.api import create_app
 from handrail.cli.common import config_option, settings_from
 from handrail.composition import create_worker, open_api_state
 from handrail.console import install_console
+from handrail.engine.worker import Worker
 
 __all__ = ["serve"]
 
@@ -56,7 +57,7 @@ def serve(ctx: click.Context, host: str, port: int, no_engine: bool) -> None:
     for name, token in generated:
         click.echo(f"handrail serve: generated the {name} token (shown once, stored hashed): {token}", err=True)
 
-    async def engine() -> Any:
+    async def engine() -> Worker:
         return create_worker(settings)
 
     app = create_app(state, engine=None if no_engine else engine)

@@ -57,6 +57,15 @@ WAIT_CHUNK = 3600.0
 @DBOS.workflow(name=INCIDENT_WORKFLOW)
 async def handle_incident(incident_id: str) -> str:
     """Carry one incident from trigger to resolution (or to a person)."""
+    load = current().load
+    load.running += 1
+    try:
+        return await _handle_incident(incident_id)
+    finally:
+        load.running -= 1
+
+
+async def _handle_incident(incident_id: str) -> str:
     loaded = await _begin(incident_id)
     if loaded is None:
         return "closed"

@@ -24,10 +24,17 @@ from handrail.store import SqlIncidentStore
 if TYPE_CHECKING:
     from handrail.engine.service import IncidentService
 
-__all__ = ["EngineRuntime", "current", "install", "off_loop", "uninstall"]
+__all__ = ["EngineRuntime", "IncidentLoad", "current", "install", "off_loop", "uninstall"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class IncidentLoad:
+    """How many incident workflows this process is running now, however each was started."""
+
+    running: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,8 @@ class EngineRuntime:
     """Assessments running at once in this process; the others wait before their diagnostics' clocks start."""
     service: IncidentService | None = None
     """The one door to incidents, for what opens them on a schedule (metric_threshold polling)."""
+    load: IncidentLoad = field(default_factory=IncidentLoad)
+    """Incident workflows running in this process: whether `Worker.start_incident` has room for one more."""
 
     def notifier(self, name: str) -> Notifier | None:
         return next((n for n in self.notifiers if n.name == name), None)

@@ -9,6 +9,8 @@ It is async and never blocks the event loop it is awaited on: the store is behin
 `AsyncIncidentStore`, and DBOS's client (enqueue, messages, cancellation) runs on the same bounded
 `BlockingPool` (handrail/blocking.py, #14). It writes to the store and talks to the engine through
 DBOS's client, so it works from any process — a CLI call (`asyncio.run`) with no server included.
+In a process that also runs the engine (`handrail serve`), a new incident starts there at once
+(`local_engine`) instead of waiting on the queue for a worker's next poll.
 The records and states the faces show are re-exported here.
 """
 
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from dbos import DBOSClient
@@ -57,6 +60,7 @@ __all__ = [
     "IncidentService",
     "IncidentState",
     "IncidentStory",
+    "LocalEngine",
     "SqlConsoleSessions",
     "StoreFigures",
     "TimelineRecord",
@@ -68,6 +72,8 @@ __all__ = [
     "plain_json",
     "threshold_dedup_key",
 ]
+
+logger = logging.getLogger(__name__)
 
 DECISIONS: Mapping[str, str] = {
     "approve": "approved",
@@ -100,6 +106,18 @@ def threshold_dedup_key(runbook_id: str, trigger_index: int) -> str:
     return f"{runbook_id}|metric_threshold|{trigger_index}"
 
 
+class LocalEngine(Protocol):
+    """The engine running in this process (`engine.worker.Worker`), which can take a new incident at once."""
+
+    def has_room(self) -> bool:
+        """Whether it runs, may be called from here, and has room for one more incident."""
+        ...
+
+    async def start_incident(self, incident_id: str) -> None:
+        """Start the recorded incident's workflow now."""
+        ...
+
+
 @dataclass
 class IncidentService:
     store: SqlIncidentStore
@@ -111,6 +129,8 @@ class IncidentService:
     """`api.fourEyes`: whoever opened an incident, by any route, may not approve or reject its actions."""
     incidents: AsyncIncidentStore = field(init=False)
     """The store behind its async interface: every call on `pool`'s threads."""
+    local_engine: LocalEngine | None = None
+    """The engine of this process, when it runs one (`handrail serve`): new incidents start on it directly."""
 
     def __post_init__(self) -> None:
         self.incidents = AsyncIncidentStore(self.store)
@@ -156,15 +176,25 @@ class IncidentService:
             dry_run=dry_run,
         )
 
+        options: Any = {"workflow_name": INCIDENT_WORKFLOW, "queue_name": INCIDENT_QUEUE, "workflow_id": incident_id}
+
         def enqueue(connection: sa.Connection) -> None:
-            options: Any = {
-                "workflow_name": INCIDENT_WORKFLOW,
-                "queue_name": INCIDENT_QUEUE,
-                "workflow_id": incident_id,
-            }
             self.client.enqueue_in_transaction(connection, options, incident_id)
 
-        return await self.incidents.open_or_join(new, on_open=enqueue)
+        local = self.local_engine
+        if local is None or not local.has_room():
+            return await self.incidents.open_or_join(new, on_open=enqueue)
+        # The engine is here with room: record the incident, then start its workflow on it at once (no queue
+        # poll to wait for). Should this process die in between, a worker finds the incident without a
+        # workflow and enqueues it (Worker.enqueue_strays).
+        record, opened = await self.incidents.open_or_join(new)
+        if opened:
+            try:
+                await local.start_incident(incident_id)
+            except Exception:
+                logger.warning("starting %s on this engine failed; it goes to the queue", incident_id, exc_info=True)
+                await self.pool.run(self.client.enqueue, options, incident_id)
+        return record, opened
 
     async def alert_resolved(self, dedup_key: str, *, source: str) -> IncidentRecord | None:
         """The alert behind an open incident resolved: record it; verify and close if the runbook asks."""

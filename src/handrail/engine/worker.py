@@ -1,6 +1,8 @@
 """The engine in a process: DBOS launched on the configured database, the runtime installed.
 
-`handrail worker` runs one; `handrail serve` runs one beside the API. Start it again after a crash
+`handrail worker` runs one; `handrail serve` runs one beside the API, and there an incident the API
+opens starts on this worker at once (`start_incident`) rather than on the queue's next poll. Start it
+again after a crash
 and DBOS recovers every incident this executor had in flight, from its last checkpoint; if it does
 not come back, a live worker takes its incidents over after `engine.takeoverAfterSeconds`
 (engine/takeover.py).
@@ -12,22 +14,27 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
-from dbos import DBOS, DBOSConfig
+from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 
-from handrail.engine import incident  # noqa: F401 - registers the workflows with DBOS
 from handrail.engine.dbos_private import recover_pending_workflows
-from handrail.engine.incident import INCIDENT_QUEUE
-from handrail.engine.runtime import EngineRuntime, install, uninstall
+from handrail.engine.incident import INCIDENT_QUEUE, handle_incident
+from handrail.engine.runtime import EngineRuntime, install, off_loop, uninstall
 from handrail.engine.takeover import WorkerWatch
 from handrail.engine.thresholds import POLL_SCHEDULE, cron_for, poll_metric_thresholds
 from handrail.store.workers import SqlWorkerRegistry, WorkerRecord
 
-__all__ = ["Worker"]
+__all__ = ["STRAY_GRACE_SECONDS", "Worker"]
 
 logger = logging.getLogger(__name__)
+
+STRAY_GRACE_SECONDS = 10.0
+"""An incident still `triggered` this long after it was recorded, with no workflow, is a stray: the process that
+recorded it died between its commit and starting its workflow (`start_incident`); a worker enqueues it."""
+STRAY_BATCH = 200
 
 
 class Worker:
@@ -58,6 +65,9 @@ class Worker:
             on_takeover=self._record_takeover,
         )
         self._heartbeat: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: Queue | None = None
 
     async def __aenter__(self) -> Worker:
         install(self.runtime)
@@ -73,7 +83,7 @@ class Worker:
         }
         DBOS(config=config)
         DBOS.launch()
-        await DBOS.register_queue_async(
+        self._queue = await DBOS.register_queue_async(
             INCIDENT_QUEUE,
             worker_concurrency=self._worker_concurrency,
             polling_interval_sec=self._polling_interval,
@@ -86,15 +96,20 @@ class Worker:
         await DBOS.apply_schedules_async([schedule])
         self.watch.version = DBOS.application_version
         self._heartbeat = asyncio.create_task(self.watch.run())
+        self._sweeper = asyncio.create_task(self._sweep_strays())
+        # DBOS runs the queue's workflows on the loop that launched it: this one
+        self._loop = asyncio.get_running_loop()
         logger.info("engine started (executor %s)", DBOS.executor_id)
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        self._loop = None  # no more local starts: they go to the queue
+        tasks = [task for task in (self._heartbeat, self._sweeper) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         DBOS.destroy(workflow_completion_timeout_sec=0)
         self.watch.retire()  # only now: this process runs no workflow any more
         # DBOS's shutdown also shuts the event loop's default thread pool; closing clients may still need one.
@@ -109,6 +124,59 @@ class Worker:
 
     async def run_until(self, stop: asyncio.Event) -> None:
         await stop.wait()
+
+    # -- local starts -------------------------------------------------------------------------
+
+    def has_room(self) -> bool:
+        """This worker is running, the caller is on its loop, and it runs fewer incidents than its concurrency."""
+        if self._loop is None:
+            return False
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return here is self._loop and self.runtime.load.running < self._worker_concurrency
+
+    async def start_incident(self, incident_id: str) -> None:
+        """Start a recorded incident's workflow here, now, instead of waiting for a poll of the queue (#14).
+
+        The workflow is this executor's from the moment DBOS records it: recovered by this worker after a
+        restart, taken over by another if this one dies (engine/takeover.py). A crash between the incident's
+        commit and this call leaves an incident with no workflow, which `_sweep_strays` enqueues.
+        """
+        with SetWorkflowID(incident_id):
+            await DBOS.start_workflow_async(handle_incident, incident_id)
+
+    async def _sweep_strays(self) -> None:
+        """Now and every `takeoverAfterSeconds`: enqueue each incident recorded with no workflow to carry it."""
+        interval = max(self.watch.takeover_after, STRAY_GRACE_SECONDS)
+        while True:
+            try:
+                await self.enqueue_strays()
+            except Exception:  # the database may be away for a moment; the next sweep tries again
+                logger.warning("looking for incidents without a workflow failed", exc_info=True)
+            await asyncio.sleep(interval)
+
+    async def enqueue_strays(self) -> list[str]:
+        """Enqueue every incident still `triggered` STRAY_GRACE_SECONDS after it was recorded that has no
+        workflow (ids of the ones enqueued). Enqueuing an id DBOS already knows changes nothing."""
+        cutoff = self.runtime.clock() - timedelta(seconds=STRAY_GRACE_SECONDS)
+        waiting = await off_loop(
+            self.runtime.store.find, states=["triggered"], created_before=cutoff, limit=STRAY_BATCH
+        )
+        if not waiting or self._queue is None:
+            return []
+        ids = [record.id for record in waiting]
+        found = await DBOS.list_workflows_async(workflow_ids=ids, load_input=False, load_output=False)
+        known = {workflow.workflow_id for workflow in found}
+        strays = [incident_id for incident_id in ids if incident_id not in known]
+        for incident_id in strays:
+            with SetWorkflowID(incident_id):
+                await self._queue.enqueue_async(handle_incident, incident_id)
+            logger.warning(
+                "incident %s had no workflow (its recorder stopped before starting one): queued", incident_id
+            )
+        return strays
 
     def _record_takeover(self, worker: WorkerRecord, workflow_ids: Sequence[str]) -> None:
         store = self.runtime.store

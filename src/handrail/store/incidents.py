@@ -191,6 +191,7 @@ class SqlIncidentStore:
         open_only: bool = False,
         runbook_id: str | None = None,
         created_after: datetime | None = None,
+        created_before: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[IncidentRecord]:
@@ -198,6 +199,8 @@ class SqlIncidentStore:
         query = sa.select(INCIDENTS).order_by(INCIDENTS.c.created_at.desc(), INCIDENTS.c.id.desc())
         if created_after is not None:
             query = query.where(INCIDENTS.c.created_at >= created_after)
+        if created_before is not None:
+            query = query.where(INCIDENTS.c.created_at < created_before)
         if states:
             query = query.where(INCIDENTS.c.state.in_(list(states)))
         if open_only:
