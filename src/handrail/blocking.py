@@ -18,7 +18,7 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -54,6 +54,10 @@ class BlockingPool:
         loop = asyncio.get_running_loop()
         call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
         return await loop.run_in_executor(self._executor, call)
+
+    def submit(self, function: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        """`function(*args, **kwargs)` on one of the pool's threads, from any thread; its future."""
+        return self._executor.submit(function, *args, **kwargs)
 
     def close(self) -> None:
         """Stop taking calls; the ones running finish on their own."""

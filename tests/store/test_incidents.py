@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +13,8 @@ import sqlalchemy as sa
 
 from handrail.redaction import register_secrets, register_urls
 from handrail.store import ActionStatus, IncidentState, NewIncident, SqlIncidentStore, create_engine
-from handrail.store.incidents import plain_json
+from handrail.store.async_incidents import AsyncIncidentStore
+from handrail.store.incidents import plain_json, write_transaction
 from support.engine import postgres_database
 
 RUNBOOK = {"id": "r", "name": "R", "severity": "P2", "service": "svc"}
@@ -230,3 +233,106 @@ def test_no_registered_secret_reaches_the_timeline_or_action_runs(store: SqlInci
         ]
     assert len(rows) == 3
     assert [row for row in rows if secret in row] == []
+
+
+def test_sqlite_write_transactions_take_turns_in_the_process(tmp_path: Path) -> None:
+    # left to SQLite, concurrent writers sleep in its busy handler (1 … 100 ms a try): a burst of joins
+    # spent most of its time there (#14); in the process they queue on a lock instead
+    engine = create_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    first_in, first_may_leave, second_in = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with write_transaction(engine):
+            first_in.set()
+            first_may_leave.wait(10)
+
+    def second() -> None:
+        first_in.wait(10)
+        with write_transaction(engine):
+            second_in.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    assert first_in.wait(10)
+    assert not second_in.wait(0.3)  # the second writer waits for the first
+    first_may_leave.set()
+    assert second_in.wait(10)
+    for thread in threads:
+        thread.join(10)
+    engine.dispose()
+
+
+def test_concurrent_joins_on_sqlite_all_land_once(tmp_path: Path) -> None:
+    store = SqlIncidentStore(create_engine(f"sqlite:///{tmp_path / 'joins.db'}"))
+    store.migrate()
+    runbook = {"id": "rb", "name": "Rb", "severity": "P2", "service": "svc"}
+
+    def join(n: int) -> bool:
+        new = NewIncident(f"INC-{n:012d}", runbook, "one-key", "alert", "am", {"n": str(n)}, {}, False)
+        return store.open_or_join(new)[1]
+
+    with ThreadPoolExecutor(8) as pool:
+        opened = list(pool.map(join, range(200)))
+    assert opened.count(True) == 1
+    record = store.find_open_by_dedup_key("one-key")
+    assert record is not None
+    assert record.joins == 199
+    store.engine.dispose()
+
+
+async def test_opens_and_joins_arriving_together_share_a_transaction(tmp_path: Path) -> None:
+    # group commit: a burst of Alertmanager joins costs a commit per batch, not one each (#14)
+    store = SqlIncidentStore(create_engine(f"sqlite:///{tmp_path / 'group.db'}"))
+    store.migrate()
+    commits: list[int] = []
+    sa.event.listen(store.engine, "commit", lambda _: commits.append(1))
+    runbook = {"id": "rb", "name": "Rb", "severity": "P2", "service": "svc"}
+    opened_in_transaction: list[str] = []
+    front = AsyncIncidentStore(store)
+
+    def new(n: int, key: str) -> NewIncident:
+        return NewIncident(f"INC-{n:012d}", runbook, key, "alert", "am", {"n": str(n)}, {}, False)
+
+    def note(connection: sa.Connection) -> None:
+        assert connection.in_transaction()
+        opened_in_transaction.append("opened")
+
+    results = await asyncio.gather(*(front.open_or_join(new(n, f"key-{n % 4}"), on_open=note) for n in range(100)))
+    assert sum(opened for _, opened in results) == 4  # one per key, whatever the batches
+    assert opened_in_transaction == ["opened"] * 4
+    assert len(commits) < 100  # shared: fewer commits than calls
+    for key in range(4):
+        record = store.find_open_by_dedup_key(f"key-{key}")
+        assert record is not None
+        assert record.joins == 24
+    assert {record.id for record, _ in results if record.dedup_key == "key-0"} == {
+        store.find_open_by_dedup_key("key-0").id  # type: ignore[union-attr]
+    }
+    front.pool.close()
+    store.engine.dispose()
+
+
+async def test_a_failing_open_fails_alone_when_it_shared_a_transaction(tmp_path: Path) -> None:
+    store = SqlIncidentStore(create_engine(f"sqlite:///{tmp_path / 'fail.db'}"))
+    store.migrate()
+    runbook = {"id": "rb", "name": "Rb", "severity": "P2", "service": "svc"}
+    front = AsyncIncidentStore(store)
+
+    def refuse(_: sa.Connection) -> None:
+        raise RuntimeError("the queue refused")
+
+    calls = [
+        front.open_or_join(
+            NewIncident(f"INC-{n:012d}", runbook, f"key-{n}", "alert", "am", {}, {}, False),
+            on_open=refuse if n == 3 else None,
+        )
+        for n in range(20)
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    failed = [n for n, result in enumerate(results) if isinstance(result, Exception)]
+    assert failed == [3]
+    assert store.find_open_by_dedup_key("key-3") is None  # nothing half-written
+    assert all(store.find_open_by_dedup_key(f"key-{n}") is not None for n in range(20) if n != 3)
+    front.pool.close()
+    store.engine.dispose()

@@ -4,11 +4,17 @@
 are the unit of the engine's guarantees. Everything on an event loop (the service the API, the
 console, Slack and the CLI use) awaits this wrapper instead: each call runs the same method on a
 `BlockingPool` thread (handrail/blocking.py), sized to the store's connection pool.
+
+Opens and joins arriving together share one write transaction (`_GroupCommit`): during an alert
+storm every Alertmanager webhook is a join, and each used to wait for its own commit in turn.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, InvalidStateError
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +24,75 @@ from handrail.blocking import BlockingPool, threads_for
 from handrail.store.incidents import SqlIncidentStore
 from handrail.store.records import ActionRun, IncidentRecord, IncidentState, NewIncident, TimelineRecord
 
-__all__ = ["AsyncIncidentStore"]
+__all__ = ["GROUP_COMMIT_LIMIT", "AsyncIncidentStore"]
+
+GROUP_COMMIT_LIMIT = 64
+"""The most opens and joins one transaction carries."""
+
+OpenOrJoin = tuple[NewIncident, Callable[[sa.Connection], None] | None]
+Opened = tuple[IncidentRecord, bool]
+
+
+class _GroupCommit:
+    """Opens and joins that arrive while one transaction runs go together in the next (group commit).
+
+    One drainer at a time, on a pool thread, takes whatever waits (up to GROUP_COMMIT_LIMIT) into
+    `open_or_join_many`; an item that must be tried again, or a batch that failed, goes through
+    `open_or_join` on its own, so each caller sees exactly what a call of its own would have given.
+    Thread-safe: services are shared by event loops in several threads (the CLI, tests).
+    """
+
+    def __init__(self, store: SqlIncidentStore, pool: Callable[[], BlockingPool]) -> None:
+        self._store = store
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[OpenOrJoin, Future[Opened]]] = []
+        self._draining = False
+
+    def submit(self, item: OpenOrJoin) -> Future[Opened]:
+        future: Future[Opened] = Future()
+        with self._lock:
+            self._waiting.append((item, future))
+            start, self._draining = not self._draining, True
+        if start:
+            try:
+                self._pool().submit(self._drain)
+            except RuntimeError as exc:  # the pool was closed: nothing waiting will be drained
+                with self._lock:
+                    stranded, self._waiting, self._draining = self._waiting, [], False
+                for _, waiting in stranded:
+                    _settle(waiting, exc)
+        return future
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._waiting = self._waiting[:GROUP_COMMIT_LIMIT], self._waiting[GROUP_COMMIT_LIMIT:]
+                if not batch:
+                    self._draining = False
+                    return
+            results: list[Opened | None]
+            try:
+                results = self._store.open_or_join_many([item for item, _ in batch])
+            except Exception:
+                results = [None] * len(batch)  # none of it happened: each on its own, with its own error
+            for (item, future), result in zip(batch, results, strict=True):
+                try:
+                    _settle(
+                        future, result if result is not None else self._store.open_or_join(item[0], on_open=item[1])
+                    )
+                except Exception as exc:
+                    _settle(future, exc)
+
+
+def _settle(future: Future[Opened], outcome: Opened | BaseException) -> None:
+    try:
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+    except InvalidStateError:  # the caller stopped waiting; what was written stays written
+        pass
 
 
 class AsyncIncidentStore:
@@ -28,6 +102,7 @@ class AsyncIncidentStore:
         self.sync = store
         """The synchronous store underneath (the DBOS workers' and the composition root's)."""
         self._pool = pool
+        self._group = _GroupCommit(store, lambda: self.pool)
 
     @property
     def pool(self) -> BlockingPool:
@@ -39,7 +114,9 @@ class AsyncIncidentStore:
     async def open_or_join(
         self, new: NewIncident, *, on_open: Callable[[sa.Connection], None] | None = None
     ) -> tuple[IncidentRecord, bool]:
-        return await self.pool.run(self.sync.open_or_join, new, on_open=on_open)
+        """Open `new` or join the open incident with its dedup key, in a transaction shared with any that arrive
+        at the same time (`SqlIncidentStore.open_or_join_many`)."""
+        return await asyncio.wrap_future(self._group.submit((new, on_open)))
 
     async def find_open_by_dedup_key(self, dedup_key: str) -> IncidentRecord | None:
         return await self.pool.run(self.sync.find_open_by_dedup_key, dedup_key)

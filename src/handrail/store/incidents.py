@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from handrail.store.records import (
 )
 from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
 
-__all__ = ["SqlIncidentStore", "create_engine", "plain_json"]
+__all__ = ["SqlIncidentStore", "create_engine", "plain_json", "write_transaction"]
 
 Clock = Callable[[], datetime]
 Event = tuple[str, str, Mapping[str, Any] | None]
@@ -34,10 +37,15 @@ Event = tuple[str, str, Mapping[str, Any] | None]
 MAX_OUTPUT_CHARS = 65536
 
 
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
+"""One lock per SQLite engine: its write transactions take turns in this process (`write_transaction`)."""
+
+
 def create_engine(url: str) -> sa.Engine:
     """An engine tuned for the store: WAL, a busy timeout and foreign keys on SQLite."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _SQLITE_WRITERS[engine] = threading.RLock()
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(connection: Any, _: Any) -> None:
@@ -51,6 +59,20 @@ def create_engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction on `engine` (`engine.begin()`); on SQLite, one at a time in this process.
+
+    SQLite has one writer per database. Left to SQLite, threads that want to write at once retry on
+    its busy handler, which sleeps between tries (1, 2, 5 … 100 ms): under a burst of Alertmanager
+    joins most of a join's time went to those sleeps (#14). Waiting on a lock here instead wakes the
+    next writer the moment the last one commits. PostgreSQL writes concurrently: no lock.
+    """
+    lock = _SQLITE_WRITERS.get(engine)
+    with lock if lock is not None else nullcontext(), engine.begin() as connection:
+        yield connection
 
 
 class SqlIncidentStore:
@@ -93,27 +115,46 @@ class SqlIncidentStore:
         workflow there), so an incident never exists without the work that carries it.
         """
         for _ in range(5):
-            now = self._clock()
             # One write transaction either way (#14): a join is the common case (Alertmanager repeats an alert
-            # every group interval), so it is tried first. SQLite holds its write lock from the first statement;
-            # on PostgreSQL each statement sees what committed before it, and the insert waits for a concurrent
-            # one with the same key, so an open incident found by neither can only have closed: try again.
-            with self.engine.begin() as connection:
-                joined = self._join(connection, new, now)
-                if joined is not None:
-                    return joined, False
-                inserted = connection.execute(self._insert_incident(new, now)).first()
-                if inserted is not None:
-                    self._event(connection, new.id, now, "triggered", _trigger_message(new), new.triggered_by)
-                    if on_open is not None:
-                        on_open(connection)
-                    record = self._get(connection, new.id)
-                    assert record is not None
-                    return record, True
-                joined = self._join(connection, new, now)
-                if joined is not None:
-                    return joined, False
+            # every group interval), so it is tried first.
+            with write_transaction(self.engine) as connection:
+                opened = self._open_or_join(connection, new, on_open)
+            if opened is not None:
+                return opened
         raise RuntimeError(f"could not open or join an incident for {new.dedup_key!r}")
+
+    @reconnecting
+    def open_or_join_many(
+        self, items: Sequence[tuple[NewIncident, Callable[[sa.Connection], None] | None]]
+    ) -> list[tuple[IncidentRecord, bool] | None]:
+        """`open_or_join` for each item, all in one write transaction: a burst of alerts costs one commit.
+
+        An item that met a concurrent close (None in its place) is for the caller to try on its own;
+        should the transaction fail, none of it happened.
+        """
+        with write_transaction(self.engine) as connection:
+            return [self._open_or_join(connection, new, on_open) for new, on_open in items]
+
+    def _open_or_join(
+        self, connection: sa.Connection, new: NewIncident, on_open: Callable[[sa.Connection], None] | None
+    ) -> tuple[IncidentRecord, bool] | None:
+        # SQLite holds its write lock from the first statement; on PostgreSQL each statement sees what committed
+        # before it, and the insert waits for a concurrent one with the same key, so an open incident found by
+        # neither can only have closed: None, try again in a new transaction.
+        now = self._clock()
+        joined = self._join(connection, new, now)
+        if joined is not None:
+            return joined, False
+        inserted = connection.execute(self._insert_incident(new, now)).first()
+        if inserted is not None:
+            self._event(connection, new.id, now, "triggered", _trigger_message(new), new.triggered_by)
+            if on_open is not None:
+                on_open(connection)
+            record = self._get(connection, new.id)
+            assert record is not None
+            return record, True
+        joined = self._join(connection, new, now)
+        return (joined, False) if joined is not None else None
 
     def _insert_incident(self, new: NewIncident, now: datetime) -> Any:
         runbook = new.runbook
@@ -231,7 +272,7 @@ class SqlIncidentStore:
             values.update(escalated=True, escalated_at=sa.func.coalesce(INCIDENTS.c.escalated_at, now))
         if state in (IncidentState.VERIFYING, IncidentState.RESOLVED):
             values["mitigated_at"] = sa.func.coalesce(INCIDENTS.c.mitigated_at, now)
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             changed = connection.execute(
                 sa.update(INCIDENTS).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.is_open).values(**values)
             ).rowcount
@@ -245,7 +286,7 @@ class SqlIncidentStore:
     def mark_escalated(self, incident_id: str, message: str, *, data: Mapping[str, Any] | None = None) -> bool:
         """Set the escalated flag without changing the state (a timer or a page, not a plan change)."""
         now = self._clock()
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             changed = connection.execute(
                 sa.update(INCIDENTS)
                 .where(INCIDENTS.c.id == incident_id, INCIDENTS.c.is_open)
@@ -259,7 +300,7 @@ class SqlIncidentStore:
     def acknowledge(self, incident_id: str, actor: str) -> bool:
         """The first acknowledgement sets the flag; any later one is only recorded. False if unknown."""
         now = self._clock()
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             first = connection.execute(
                 sa.update(INCIDENTS)
                 .where(INCIDENTS.c.id == incident_id, INCIDENTS.c.acknowledged_at.is_(None))
@@ -283,7 +324,7 @@ class SqlIncidentStore:
     ) -> None:
         """Keep the assessment and the plan, with `events` (its results and decisions), in one transaction."""
         now = self._clock()
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(
                 sa.update(INCIDENTS)
                 .where(INCIDENTS.c.id == incident_id)
@@ -310,7 +351,7 @@ class SqlIncidentStore:
         data: Mapping[str, Any] | None = None,
     ) -> None:
         """Add one event to the incident's timeline."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             self._event(connection, incident_id, self._clock(), kind, message, actor, data)
 
     @reconnecting
@@ -369,7 +410,7 @@ class SqlIncidentStore:
     ) -> ActionRun:
         """Write down that the action is about to run (once per key); returns the run as it stands."""
         now = self._clock()
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             exists = connection.execute(sa.select(ACTION_RUNS.c.key).where(ACTION_RUNS.c.key == key)).first()
             if exists is None:
                 connection.execute(
@@ -416,7 +457,7 @@ class SqlIncidentStore:
             ActionStatus.FAILED.value,
             ActionStatus.OUTCOME_UNKNOWN.value,
         ]
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             self._serialise(connection, service)
             run = self._action(connection, key)
             if run.status is not ActionStatus.PENDING:
@@ -475,7 +516,7 @@ class SqlIncidentStore:
     ) -> ActionRun:
         """Record how a run ended, with `event` on its incident's timeline in the same transaction."""
         now = self._clock()
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(
                 sa.update(ACTION_RUNS)
                 .where(ACTION_RUNS.c.key == key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from handrail.blocking import BlockingPool, threads_for
+from handrail.store.incidents import write_transaction
 from handrail.store.schema import MESSAGE_REFS
 
 __all__ = ["SqlMessageRefs"]
@@ -34,7 +35,7 @@ class SqlMessageRefs:
             return str(value) if value is not None else None
 
     def _put(self, incident_id: str, channel: str, ref: str) -> None:
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             connection.execute(
                 sa.delete(MESSAGE_REFS).where(
                     MESSAGE_REFS.c.incident_id == incident_id, MESSAGE_REFS.c.channel == channel

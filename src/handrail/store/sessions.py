@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from handrail.blocking import BlockingPool
+from handrail.store.incidents import write_transaction
 from handrail.store.reconnect import reconnecting
 from handrail.store.schema import CONSOLE_SESSIONS
 
@@ -48,7 +49,7 @@ class SqlConsoleSessions:
 
     @reconnecting
     def _start(self, session_id: str, *, name: str, now: datetime, expires_at: datetime) -> None:
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             connection.execute(sa.delete(CONSOLE_SESSIONS).where(CONSOLE_SESSIONS.c.expires_at < now))
             connection.execute(
                 sa.insert(CONSOLE_SESSIONS).values(
@@ -66,5 +67,5 @@ class SqlConsoleSessions:
 
     @reconnecting
     def _end(self, session_id: str) -> None:
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             connection.execute(sa.delete(CONSOLE_SESSIONS).where(CONSOLE_SESSIONS.c.id_sha256 == _key(session_id)))

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from handrail.store.incidents import write_transaction
 from handrail.store.schema import API_TOKENS
 
 __all__ = ["SqlApiTokens"]
@@ -23,7 +24,7 @@ class SqlApiTokens:
 
     def add(self, name: str, role: str, sha256: str) -> None:
         """Store a digest; SQLAlchemy's IntegrityError when a token of that name exists."""
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             connection.execute(
                 sa.insert(API_TOKENS).values(name=name, role=role, sha256=sha256, created_at=datetime.now(UTC))
             )

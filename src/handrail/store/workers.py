@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from handrail.store.incidents import write_transaction
 from handrail.store.schema import WORKERS
 
 __all__ = ["Registration", "SqlWorkerRegistry", "WorkerRecord"]
@@ -54,7 +55,7 @@ class SqlWorkerRegistry:
     def register(self, executor_id: str, *, instance: str, host: str, pid: int, takeover_ms: int) -> Registration:
         """Take the row of `executor_id` for this process, unless a live claim to take it over stands."""
         now = _now_ms(self.engine)
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             previous = self._get(connection, executor_id)
             values = {"instance": instance, "host": host, "pid": pid, "started_ms": now, "heartbeat_ms": now}
             if previous is None:
@@ -74,7 +75,7 @@ class SqlWorkerRegistry:
         values: dict[str, Any] = {"heartbeat_ms": _now_ms(self.engine)}
         if version is not None:
             values["version"] = version
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             changed = connection.execute(
                 sa.update(WORKERS)
                 .where(WORKERS.c.executor_id == executor_id, WORKERS.c.instance == instance)
@@ -107,7 +108,7 @@ class SqlWorkerRegistry:
     def claim(self, executor_id: str, *, by: str, takeover_ms: int) -> bool:
         """Claim the takeover of a silent worker; True for exactly one claimant while the claim is fresh."""
         now = _now_ms(self.engine)
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             changed = connection.execute(
                 sa.update(WORKERS)
                 .where(
@@ -122,14 +123,14 @@ class SqlWorkerRegistry:
 
     def release(self, executor_id: str, *, by: str) -> None:
         """The takeover is done: the dead worker's row goes (it registers anew if it comes back)."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(
                 sa.delete(WORKERS).where(WORKERS.c.executor_id == executor_id, WORKERS.c.claimed_by == by)
             )
 
     def retire(self, executor_id: str, instance: str) -> None:
         """A worker stopping on purpose: mark it silent since ever, so another takes over its incidents at once."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(
                 sa.update(WORKERS)
                 .where(WORKERS.c.executor_id == executor_id, WORKERS.c.instance == instance)
