@@ -1,4 +1,4 @@
-"""A runbook's page compares the version loaded with the incidents of the last 30 days (incidents run by a real worker)."""
+"""A runbook's page compares the loaded version with the last 30 days of incidents (run by a real worker)."""
 
 from __future__ import annotations
 
