@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,10 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from handrail.cli import cli
+from handrail.engine.service import history_line
 from handrail.errors import HistoryError
+from handrail.redaction import register_secrets
 from handrail.scenarios import history
-from handrail.scenarios.history import read_history
+from handrail.scenarios.history import past_incident, read_history
 from scenarios.support import TINY, load_runbook
+from support.records import record
 
 
 def line(**changes: object) -> dict[str, object]:
@@ -141,3 +145,20 @@ def test_replay_over_a_history_reads_missing_results_as_no_data(tmp_path: Path) 
     assert replayed["now"]["statuses"] == {"up": "unknown", "latency": "warning", "health": "unknown"}
     assert replayed["changes"] == []  # statuses the incident lacked are notes, not changes
     assert report["summary"] == "1 past incident: 1 unchanged"
+
+
+def test_a_history_line_carries_no_configured_secret_and_reads_back() -> None:
+    secret = f"replay-secret-{uuid.uuid4().hex}"
+    register_secrets([secret])
+    incident = record(
+        labels={"token": secret},
+        annotations={"summary": f"failed with {secret}"},
+        runbook={"id": "gated-restart", "diagnostics": [{"config": {"command": f"curl -H 'X: {secret}'"}}]},
+        assessment={"diagnosticResults": [{"stepId": "x", "status": "error", "message": "nan", "rawValue": None}]},
+    )
+    written = json.dumps(history_line(incident))
+    assert secret not in written
+    assert "***" in written
+    read = past_incident(json.loads(written))
+    assert read.labels == {"token": "***"}
+    assert read.triggered_at == incident.created_at

@@ -40,9 +40,9 @@ from handrail.runbook.model import Remediation, Runbook
 from handrail.store import ActionRun, IncidentRecord, IncidentState, NewIncident, SqlIncidentStore, TimelineRecord
 from handrail.store.async_incidents import AsyncIncidentStore
 from handrail.store.figures import StoreFigures, store_figures
-from handrail.store.incidents import plain_json
+from handrail.store.incidents import history_line, plain_json
 from handrail.store.reconnect import is_disconnect
-from handrail.store.records import history_line, incident_summary
+from handrail.store.records import incident_summary
 from handrail.store.schema import PERSON
 from handrail.store.sessions import SqlConsoleSessions
 

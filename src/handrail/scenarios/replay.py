@@ -11,6 +11,7 @@ the incident goes to people. A diagnostic the history has no result for reads as
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -175,13 +176,14 @@ class ReplayReport:
 async def replay(runbook: Runbook, history: Iterable[PastIncident]) -> ReplayReport:
     """Replay every incident of `history` that belongs to `runbook`'s id and recorded an assessment."""
     replays, skipped = [], 0
+    snapshots: dict[str, Runbook | None] = {}  # most incidents ran one of a few versions: each is validated once
     for incident in history:
         if incident.runbook_id != runbook.id:
             continue
         if incident.assessment is None:
             skipped += 1
             continue
-        replays.append(await replay_incident(runbook, incident, incident.assessment))
+        replays.append(await replay_incident(runbook, incident, incident.assessment, snapshots=snapshots))
     return ReplayReport(runbook.id, tuple(replays), skipped)
 
 
@@ -190,9 +192,15 @@ def replay_now(runbook: Runbook, history: Sequence[PastIncident]) -> ReplayRepor
     return asyncio.run(replay(runbook, history))
 
 
-async def replay_incident(runbook: Runbook, incident: PastIncident, recorded: RecordedAssessment) -> IncidentReplay:
+async def replay_incident(
+    runbook: Runbook,
+    incident: PastIncident,
+    recorded: RecordedAssessment,
+    *,
+    snapshots: dict[str, Runbook | None] | None = None,
+) -> IncidentReplay:
     """The runbook over one incident's recorded results, compared with what the incident decided."""
-    snapshot = _snapshot(incident)
+    snapshot = _snapshot(incident, {} if snapshots is None else snapshots)
     outputs, notes = _outputs(runbook, snapshot, recorded)
     probes = simulated_probes(runbook, outputs)
     assessment = await assess(runbook, probes=probes, labels=incident.labels, annotations=incident.annotations)
@@ -201,13 +209,17 @@ async def replay_incident(runbook: Runbook, incident: PastIncident, recorded: Re
     return IncidentReplay(incident, then, now, tuple(_changes(then, now)), tuple(notes))
 
 
-def _snapshot(incident: PastIncident) -> Runbook | None:
+def _snapshot(incident: PastIncident, seen: dict[str, Runbook | None]) -> Runbook | None:
+    """The runbook the incident ran; None when it no longer loads (recorded by an older version)."""
     if incident.runbook is None:
         return None
-    try:
-        return Runbook.model_validate(incident.runbook)
-    except ValidationError:  # recorded by an older version whose format has since changed
-        return None
+    key = json.dumps(incident.runbook, sort_keys=True, default=str)
+    if key not in seen:
+        try:
+            seen[key] = Runbook.model_validate(incident.runbook)
+        except ValidationError:
+            seen[key] = None
+    return seen[key]
 
 
 def _outputs(

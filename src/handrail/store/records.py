@@ -15,7 +15,6 @@ __all__ = [
     "IncidentState",
     "NewIncident",
     "TimelineRecord",
-    "history_line",
     "incident_summary",
 ]
 
@@ -118,21 +117,6 @@ def incident_summary(record: IncidentRecord) -> dict[str, Any]:
         "waitingFor": record.waiting_for,
         "overallSeverity": record.overall_severity,
         "joins": record.joins,
-    }
-
-
-def history_line(record: IncidentRecord) -> dict[str, Any]:
-    """The incident as `handrail incidents export` writes it and `handrail replay` reads it (docs/replay.md).
-
-    The API's incident with what a replay needs: annotations, the plan, the assessment as recorded
-    (raw values, statuses, decisions) and the runbook snapshot. Secrets were redacted when stored.
-    """
-    return {
-        **incident_summary(record),
-        "annotations": dict(record.annotations),
-        "plan": list(record.plan),
-        "assessment": dict(record.assessment) if record.assessment is not None else None,
-        "runbook": dict(record.runbook),
     }
 
 
