@@ -162,3 +162,21 @@ def test_a_history_line_carries_no_configured_secret_and_reads_back() -> None:
     read = past_incident(json.loads(written))
     assert read.labels == {"token": "***"}
     assert read.triggered_at == incident.created_at
+
+
+def test_text_from_a_hostile_history_reaches_the_terminal_without_its_control_characters(tmp_path: Path) -> None:
+    slow = {"stepId": "latency", "status": "warning", "rawValue": {"value": 2.5}, "message": "2.5"}
+    hostile = line(
+        id="INC-\x1b]0;owned\x07\x1b[2J",
+        state="resolved\r\x1b[1A",
+        labels={"namespace": "shop"},
+        plan=["restart"],  # the runbook now plans scale and look for these values: a change, so the line is printed
+        assessment={"diagnosticResults": [slow], "decisions": []},
+    )
+    path = write(tmp_path / "h.jsonl", hostile)
+    result = CliRunner().invoke(cli, ["replay", str(TINY), "--history", str(path), "--since", "3650d"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout
+    assert "\x07" not in result.stdout
+    shown = "INC-\ufffd]0;owned\ufffd\ufffd[2J (2024-05-01 12:00 UTC, resolved \ufffd[1A)"
+    assert f"{shown}: now plans scale, look instead of restart" in result.stdout.splitlines()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from handrail.cli.common import (
 from handrail.composition import open_service
 from handrail.engine.service import history_line
 from handrail.errors import HistoryError
+from handrail.handoff import printable
 from handrail.lint import lint_file
 from handrail.runbook.model import Runbook
 from handrail.runbook.problem import Severity
@@ -36,6 +38,7 @@ from handrail.settings import Settings
 
 __all__ = ["DEFAULT_LIMIT", "replay_command"]
 
+_LINE_BREAK = re.compile(r"\r\n?|[\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 DEFAULT_LIMIT = 10_000
 """The newest incidents a replay reads unless `--limit` says otherwise."""
 
@@ -127,4 +130,5 @@ def _text(report: ReplayReport, runbook_file: Path, source: str, since: datetime
     for note, count in report.notes():
         lines.append(f"note: {note} ({count} {'incident' if count == 1 else 'incidents'})")
     lines.append(report.summary())
-    return "\n".join(lines)
+    # a history file's text reaches a terminal: no control character, and no line break that forges a line
+    return "\n".join(printable(_LINE_BREAK.sub(" ", line)) for line in lines)
