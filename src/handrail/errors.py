@@ -20,6 +20,7 @@ The tree:
     ├── RunbookError                    a runbook file has problems (each one with a code and a place)
     ├── CatalogError                    a runbook id or path names nothing that can be loaded
     ├── SettingsError                   handrail.yaml is missing a value or holds a wrong one
+    ├── HistoryError                    an incident history file (`handrail replay --history`) has a bad line
     ├── SlackSignatureError             a request does not carry a valid, fresh Slack signature
     └── DemoError                       a piece of the demo world could not be set up, started or reached
 
@@ -63,6 +64,7 @@ __all__ = [
     "ExpressionSyntaxError",
     "FourEyesError",
     "HandrailError",
+    "HistoryError",
     "IncidentConflictError",
     "IncidentError",
     "IncidentForbiddenError",
@@ -166,6 +168,10 @@ class CatalogError(HandrailError):
 
 class SettingsError(HandrailError):
     """handrail.yaml is missing a value or holds a wrong one."""
+
+
+class HistoryError(HandrailError):
+    """An incident history file cannot be read: the message names the file, the line and the field."""
 
 
 class SlackSignatureError(HandrailError):

@@ -228,6 +228,18 @@ async def test_derive_error_is_a_status_error_naming_the_fact(tmp_path: Path) ->
     assert b.status is Status.ERROR
     assert "derive double" in b.message
     assert "division by zero" in b.message
+    assert b.probe_message == "value 1"  # what a replay hands back to derive (docs/replay.md)
+    assert b.to_dict()["probeMessage"] == "value 1"
+
+
+async def test_a_failed_probe_keeps_no_probe_message_and_its_error_as_the_message(tmp_path: Path) -> None:
+    probe = ScriptedProbe({"a": failing("connection refused"), "b": value(20)})
+    result = await assess(make(tmp_path), probes={"prometheus_query": probe})
+    a, b = result.result("a"), result.result("b")
+    assert a is not None
+    assert b is not None
+    assert (a.status, a.message, a.raw, a.probe_message) == (Status.ERROR, "connection refused", None, None)
+    assert b.probe_message == b.message == "value 20"
 
 
 async def test_missing_probe_type_is_an_error_not_a_crash(tmp_path: Path) -> None:

@@ -38,6 +38,12 @@ def _demo_command() -> dict[str, click.Command]:
     return {"demo": demo}
 
 
+def _replay_command() -> dict[str, click.Command]:
+    from handrail.cli.replay import replay_command
+
+    return {"replay": replay_command}
+
+
 def _test_command() -> dict[str, click.Command]:
     from handrail.cli.scenarios import runbook_tests
 
@@ -55,6 +61,7 @@ class LazyGroup(click.Group):
         "report": _incident_commands,
         "serve": _serve_command,
         "test": _test_command,
+        "replay": _replay_command,
         "demo": _demo_command,
     }
 

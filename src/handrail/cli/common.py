@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from click.decorators import FC
 
 from handrail.catalog import SHOWN_PROBLEMS, resolve_runbook
 from handrail.errors import CatalogError, IncidentError, RunbookError, SettingsError
 from handrail.process import withhold_environment
-from handrail.runbook.model import Runbook
+from handrail.runbook.model import Runbook, parse_duration
 from handrail.settings import Settings, load_settings
 
 __all__ = [
@@ -30,10 +32,13 @@ __all__ = [
     "config_option",
     "fail",
     "json_safe",
+    "limit_option",
+    "output_option",
     "parse_pairs",
     "resolve",
     "runbook_paths",
     "settings_from",
+    "since_option",
 ]
 
 EXIT_PROBLEMS = 1
@@ -74,6 +79,41 @@ def runbook_paths(settings: Settings, paths: Sequence[Path]) -> list[Path]:
 def fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
     click.echo(f"handrail: {message}", err=True)
     sys.exit(code)
+
+
+def _since(_: click.Context, __: click.Parameter, value: str) -> datetime:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if not isinstance(seconds, float) or seconds <= 0:
+        raise click.BadParameter(f"'{value}' is not a duration (like 30d, 12h)")
+    try:
+        return datetime.now(UTC) - timedelta(seconds=seconds)
+    except OverflowError as exc:
+        raise click.BadParameter(f"'{value}' reaches back before the year 1") from exc
+
+
+def since_option(default: str) -> Callable[[FC], FC]:
+    """`--since DURATION`, a datetime that far back from now."""
+    return click.option(
+        "--since",
+        default=default,
+        show_default=True,
+        callback=_since,
+        metavar="DURATION",
+        help="Only incidents triggered within this long (30d, 12h, 90m).",
+    )
+
+
+def limit_option(default: int, most: int, text: str) -> Callable[[FC], FC]:
+    """`--limit N`, from 1 to `most`."""
+    return click.option("--limit", default=default, show_default=True, type=click.IntRange(1, most), help=text)
+
+
+def output_option(text: str = "Write to this file instead of standard output.") -> Callable[[FC], FC]:
+    """`--output/-o FILE`."""
+    return click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help=text)
 
 
 def _store_config(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:

@@ -1,5 +1,8 @@
 """`handrail trigger`, `handrail worker`, `handrail incidents …` and `handrail report`: incidents from the CLI.
 
+`handrail incidents export` writes the history `handrail replay --history` reads, and `handrail
+incidents scenario` an incident as a `handrail test` scenario (docs/replay.md).
+
 They work on the configured database with no server running: the service writes the incident and
 enqueues its workflow; a `handrail worker` (or, later, `handrail serve`) carries it.
 """
@@ -11,15 +14,32 @@ import getpass
 import json
 import signal
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 
-from handrail.cli.common import await_service, config_option, json_safe, parse_pairs, resolve, settings_from
+from handrail.cli.common import (
+    EXIT_USAGE,
+    await_service,
+    config_option,
+    fail,
+    json_safe,
+    limit_option,
+    output_option,
+    parse_pairs,
+    resolve,
+    settings_from,
+    since_option,
+)
 from handrail.composition import create_worker, open_service
-from handrail.engine.service import IncidentService
+from handrail.engine.service import IncidentService, history_line
+from handrail.errors import HistoryError
 from handrail.handoff import handoff_dict, handoff_text
 from handrail.report import incident_report
+from handrail.scenarios.capture import scenario_text
+from handrail.scenarios.history import MAX_HISTORY_LINES, past_incident
 from handrail.settings import Settings
 
 __all__ = ["incidents", "report", "trigger", "worker"]
@@ -200,15 +220,56 @@ incidents.add_command(_closing_command("resolve", "Resolve the incident (stops a
 incidents.add_command(_closing_command("cancel", "Cancel the incident (stops anything still planned)."))
 
 
+@incidents.command()
+@since_option("90d")
+@click.option("--runbook", "runbook_id", default=None, metavar="ID", help="Only this runbook's incidents.")
+@limit_option(MAX_HISTORY_LINES, MAX_HISTORY_LINES, "Write at most the newest N incidents.")
+@output_option()
+@config_option
+@click.pass_context
+def export(ctx: click.Context, since: datetime, runbook_id: str | None, limit: int, output: Path | None) -> None:
+    """Write incident history as JSON lines (secrets redacted), newest first, for `handrail replay --history`."""
+    service = _service(settings_from(ctx))
+    try:
+        handle = output.open("w", encoding="utf-8") if output is not None else None
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}", EXIT_USAGE)
+    written = await_service(_export(service, handle, runbook_id=runbook_id, since=since, limit=limit))
+    if handle is not None:
+        handle.close()
+        click.echo(f"wrote {written} {'incident' if written == 1 else 'incidents'} to {output}", err=True)
+
+
+async def _export(
+    service: IncidentService, handle: TextIO | None, *, runbook_id: str | None, since: datetime, limit: int
+) -> int:
+    written = 0
+    async for record in service.history(runbook_id=runbook_id, since=since, limit=limit):
+        line = json.dumps(json_safe(history_line(record)), default=str, separators=(",", ":"))
+        if handle is None:
+            click.echo(line)
+        else:
+            handle.write(line + "\n")
+        written += 1
+    return written
+
+
+@incidents.command()
+@click.argument("incident_id")
+@config_option
+@click.pass_context
+def scenario(ctx: click.Context, incident_id: str) -> None:
+    """Print the incident as a `handrail test` scenario: its recorded results, and what happened as expectations."""
+    record = await_service(_service(settings_from(ctx)).get(incident_id))
+    try:
+        click.echo(scenario_text(past_incident(history_line(record), where=incident_id)), nl=False)
+    except HistoryError as exc:
+        fail(str(exc))
+
+
 @click.command()
 @click.argument("incident_id")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file instead of standard output.",
-)
+@output_option()
 @config_option
 @click.pass_context
 def report(ctx: click.Context, incident_id: str, output: Path | None) -> None:

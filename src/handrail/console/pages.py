@@ -9,7 +9,7 @@ own script only refreshes the live parts and posts the buttons without leaving t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,12 +26,21 @@ from handrail.console.session import CSRF_FIELD, ConsoleSession, SessionSigner
 from handrail.console.svg import column_chart
 from handrail.console.views import diagnostics_view, incident_times, remediation_cards, tree_svg, waiting_for
 from handrail.engine import assess
-from handrail.engine.service import IncidentRecord, IncidentState, plain_json
-from handrail.errors import CatalogError, FourEyesError, IncidentError, IncidentForbiddenError, IncidentNotFoundError
+from handrail.engine.service import IncidentRecord, IncidentState, history_line, plain_json
+from handrail.errors import (
+    CatalogError,
+    FourEyesError,
+    HistoryError,
+    IncidentError,
+    IncidentForbiddenError,
+    IncidentNotFoundError,
+)
 from handrail.explain import explain_markdown
 from handrail.handoff import format_duration
 from handrail.report import incident_report
 from handrail.runbook.model import Runbook
+from handrail.scenarios.history import past_incident
+from handrail.scenarios.replay import ReplayReport, replay_now
 
 __all__ = ["ConsoleError", "LoginRequired", "router", "templates"]
 
@@ -40,6 +49,11 @@ logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML in a runbook is shown as text
+
+REPLAY_DAYS = 30
+"""A runbook's page replays the version loaded over the incidents of this many days ..."""
+REPLAY_LIMIT = 200
+"""... at most this many, the newest (docs/replay.md)."""
 
 _VERB_ROLES = {
     "approve": "approver",
@@ -314,7 +328,7 @@ def _runbook(api: ApiState, runbook_id: str) -> Runbook:
         raise ConsoleError(404, exc.public) from exc
 
 
-def _runbook_page(request: Request, session: ConsoleSession, runbook: Runbook, **extra: Any) -> Response:
+async def _runbook_page(request: Request, session: ConsoleSession, runbook: Runbook, **extra: Any) -> Response:
     return _page(
         request,
         "runbook.html",
@@ -324,13 +338,26 @@ def _runbook_page(request: Request, session: ConsoleSession, runbook: Runbook, *
         tree=tree_svg(runbook),
         labels_text=extra.pop("labels_text", ""),
         result=extra.pop("result", None),
+        replayed=await _replayed(state_of(request), runbook),
+        replay_days=REPLAY_DAYS,
+        replay_limit=REPLAY_LIMIT,
         **extra,
     )
 
 
+async def _replayed(api: ApiState, runbook: Runbook) -> ReplayReport | str:
+    """The loaded version over the incidents of the last `REPLAY_DAYS` (the newest `REPLAY_LIMIT`), off the loop."""
+    since = datetime.now(UTC) - timedelta(days=REPLAY_DAYS)
+    records = [r async for r in api.service.history(runbook_id=runbook.id, since=since, limit=REPLAY_LIMIT)]
+    try:
+        return await api.service.pool.run(_replay_records, runbook, records)
+    except HistoryError as exc:  # a record this version cannot read: say so instead of failing the page
+        return f"cannot be replayed: {exc}"
+
+
 @router.get("/runbooks/{runbook_id}", response_class=HTMLResponse)
-def runbook_page(request: Request, runbook_id: str, session: Session) -> Response:
-    return _runbook_page(request, session, _runbook(state_of(request), runbook_id))
+async def runbook_page(request: Request, runbook_id: str, session: Session) -> Response:
+    return await _runbook_page(request, session, _runbook(state_of(request), runbook_id))
 
 
 @router.post("/runbooks/{runbook_id}/run", response_class=HTMLResponse)
@@ -348,7 +375,7 @@ async def run_diagnostics(
     parsed = _parse_labels(labels)
     result = await assess(runbook, probes=api.probes, labels=parsed, deadline=api.settings.assessment_deadline)
     shown = dict(plain_json(result.to_dict()))
-    return _runbook_page(
+    return await _runbook_page(
         request,
         session,
         runbook,
@@ -360,6 +387,11 @@ async def run_diagnostics(
             "recommended": shown["recommendedActions"],
         },
     )
+
+
+def _replay_records(runbook: Runbook, records: Sequence[IncidentRecord]) -> ReplayReport:
+    """Blocking (CPU): the records as history, replayed; for a pool thread."""
+    return replay_now(runbook, [past_incident(history_line(r), where=r.id) for r in records])
 
 
 def _parse_labels(text: str) -> dict[str, str]:

@@ -62,6 +62,9 @@ class DiagnosticResult:
     duration_ms: float
     raw: Mapping[str, Any] | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    probe_message: str | None = None
+    """The probe's own message, before derive and interpret added to it (None when the probe failed):
+    with `raw`, what `handrail replay` needs to evaluate the runbook again (docs/replay.md)."""
 
     def condition_view(self) -> dict[str, Any]:
         """What decision conditions see as `diagnostics.<id>`."""
@@ -83,6 +86,7 @@ class DiagnosticResult:
             "rawValue": self.raw,
             "facts": dict(self.facts),
             "message": self.message,
+            "probeMessage": self.probe_message,
             "durationMs": round(self.duration_ms, 3),
         }
 
@@ -298,18 +302,19 @@ def _interpret(
             facts[name] = context[name] = parse(source).evaluate(context)
         except ExpressionError as exc:
             error = f"derive {name}: {exc}"
-            return _result(diagnostic, Status.ERROR, f"{message}; {error}", duration_ms, raw, facts)
+            return _result(diagnostic, Status.ERROR, f"{message}; {error}", duration_ms, raw, facts, message)
     for status in (Status.CRITICAL, Status.WARNING, Status.HEALTHY):
         source = getattr(diagnostic.interpret, status.value)
         if source is None:
             continue
         try:
             if holds(parse(source).evaluate(context)):
-                return _result(diagnostic, status, message, duration_ms, raw, facts)
+                return _result(diagnostic, status, message, duration_ms, raw, facts, message)
         except ExpressionError as exc:
             error = f"interpret {status.value}: {exc}"
-            return _result(diagnostic, Status.ERROR, f"{message}; {error}", duration_ms, raw, facts)
-    return _result(diagnostic, Status.UNKNOWN, f"{message}; no status condition holds", duration_ms, raw, facts)
+            return _result(diagnostic, Status.ERROR, f"{message}; {error}", duration_ms, raw, facts, message)
+    unknown = f"{message}; no status condition holds"
+    return _result(diagnostic, Status.UNKNOWN, unknown, duration_ms, raw, facts, message)
 
 
 def _decide(runbook: Runbook, results: Sequence[DiagnosticResult], labels: Mapping[str, str]) -> list[DecisionResult]:
@@ -344,5 +349,8 @@ def _result(
     duration_ms: float,
     raw: Mapping[str, Any] | None,
     facts: Mapping[str, Any],
+    probe_message: str | None = None,
 ) -> DiagnosticResult:
-    return DiagnosticResult(diagnostic.id, diagnostic.name, diagnostic.type, status, message, duration_ms, raw, facts)
+    return DiagnosticResult(
+        diagnostic.id, diagnostic.name, diagnostic.type, status, message, duration_ms, raw, facts, probe_message
+    )

@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -43,7 +43,7 @@ from handrail.runbook.model import Remediation, Runbook
 from handrail.store import ActionRun, IncidentRecord, IncidentState, NewIncident, SqlIncidentStore, TimelineRecord
 from handrail.store.async_incidents import AsyncIncidentStore
 from handrail.store.figures import StoreFigures, store_figures
-from handrail.store.incidents import plain_json
+from handrail.store.incidents import history_line, plain_json
 from handrail.store.reconnect import is_disconnect
 from handrail.store.records import incident_summary
 from handrail.store.schema import PERSON
@@ -66,6 +66,7 @@ __all__ = [
     "TimelineRecord",
     "alert_dedup_key",
     "dedup_key_for",
+    "history_line",
     "incident_summary",
     "is_disconnect",
     "new_incident_id",
@@ -334,6 +335,21 @@ class IncidentService:
             limit=limit,
             offset=offset,
         )
+
+    async def history(
+        self, *, runbook_id: str | None = None, since: datetime | None = None, limit: int = 10_000, page: int = 500
+    ) -> AsyncIterator[IncidentRecord]:
+        """Incidents newest first, `page` at a time, at most `limit` (replay and export read no more than they use)."""
+        offset = 0
+        while offset < limit:
+            records = await self.find(
+                runbook_id=runbook_id, created_after=since, limit=min(page, limit - offset), offset=offset
+            )
+            for record in records:
+                yield record
+            if len(records) < page:
+                return
+            offset += len(records)
 
     async def timeline(self, incident_id: str) -> list[TimelineRecord]:
         return await self.incidents.timeline(incident_id)

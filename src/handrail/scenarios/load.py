@@ -48,6 +48,8 @@ class SimulatedOutput:
 
     values: Mapping[str, Any]
     error: str | None = None
+    message: str | None = None
+    """The probe's message (a replay gives the recorded one); `simulated output` when None."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ class SimulatedProbe:
             raise ProbeError(answer.output.error)
         # A name the scenario leaves out reads as null: no data, which never reads as healthy.
         values: dict[str, Any] = dict.fromkeys(params.provided_names()) | dict(answer.output.values)
-        return Observation(values, SIMULATED_MESSAGE)
+        return Observation(values, answer.output.message or SIMULATED_MESSAGE)
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -26,10 +26,11 @@ from handrail.store.records import (
     IncidentState,
     NewIncident,
     TimelineRecord,
+    incident_summary,
 )
 from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
 
-__all__ = ["SqlIncidentStore", "create_engine", "plain_json", "write_transaction"]
+__all__ = ["SqlIncidentStore", "create_engine", "history_line", "plain_json", "write_transaction"]
 
 Clock = Callable[[], datetime]
 Event = tuple[str, str, Mapping[str, Any] | None]
@@ -564,6 +565,24 @@ def plain_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain_json(v) for v in value]
     return redact(str(value))
+
+
+def history_line(record: IncidentRecord) -> dict[str, Any]:
+    """The incident as `handrail incidents export` writes it and `handrail replay` reads it (docs/replay.md).
+
+    The API's incident with what a replay needs: annotations, the plan, the assessment as recorded
+    (raw values, statuses, decisions) and the runbook snapshot; every configured secret redacted, wherever
+    it stands (labels and the snapshot are stored as they came).
+    """
+    line = {
+        **incident_summary(record),
+        "annotations": dict(record.annotations),
+        "plan": list(record.plan),
+        "assessment": dict(record.assessment) if record.assessment is not None else None,
+        "runbook": dict(record.runbook),
+    }
+    redacted: dict[str, Any] = plain_json(line)
+    return redacted
 
 
 def _incident(row: Any) -> IncidentRecord:
