@@ -157,3 +157,9 @@ def test_with_writing_sql_the_starter_runbooks_that_terminate_sessions_unasked_a
         ("payment-service-slow.yaml", 137, "HR701", "kill_idle_connections"),
     ]
     assert "(at `pg_terminate_backend`)" in results[2].problems[0].message
+
+
+def test_an_escalation_target_is_matched_as_written_since_the_engine_never_renders_it(tmp_path: Path) -> None:
+    text = TINY.replace('  primary: "#tiny"', '  primary: "#{{ labels.team }}"')
+    assert _policy_problems(tmp_path, text, Policy(allowed_targets=("#*",))) == []
+    assert _policy_problems(tmp_path, text, Policy(allowed_targets=("#tiny",))) == ["40:12 HR704"]

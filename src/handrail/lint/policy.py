@@ -11,7 +11,7 @@ of plain values (`PolicySettings.checker()`): nothing here reads the settings.
 - HR703 `maxEscalateAfterMinutes`: `escalation.escalateAfterMinutes` (30 when not written) is at most the
   policy's minutes for the runbook's severity.
 - HR704 `allowedTargets`: every target the runbook names (escalation primary and secondary, a `notify`
-  action's channel) matches one of the policy's targets (`*` matches any characters); a target with a
+  action's channel) matches one of the policy's targets (`*` matches any characters); a channel with a
   placeholder cannot be checked, so it is refused too (an alert label would choose where it goes).
 """
 
@@ -151,17 +151,18 @@ def _escalate_after(runbook: Runbook, document: Document, policy: Policy) -> Ite
 
 
 def _targets(runbook: Runbook, document: Document, policy: Policy) -> Iterator[Problem]:
-    named: list[tuple[DocumentPath, str]] = [(("escalation", "primary"), runbook.escalation.primary)]
+    # (where, target, rendered): escalation targets are used as written; a notify channel is a template
+    named: list[tuple[DocumentPath, str, bool]] = [(("escalation", "primary"), runbook.escalation.primary, False)]
     if runbook.escalation.secondary:
-        named.append((("escalation", "secondary"), runbook.escalation.secondary))
+        named.append((("escalation", "secondary"), runbook.escalation.secondary, False))
     for index, remediation in enumerate(runbook.remediations):
         action = remediation.action
         channel = action.config.get("channel") if action is not None and action.type == "notify" else None
         if remediation.type == "automated" and isinstance(channel, str):
-            named.append((("remediations", index, "action", "config", "channel"), channel))
+            named.append((("remediations", index, "action", "config", "channel"), channel, True))
     allowed = list(policy.allowed_targets or ())
-    for at, target in named:
-        if has_placeholders(target):
+    for at, target, rendered in named:
+        if rendered and has_placeholders(target):
             yield _problem(
                 document,
                 at,
