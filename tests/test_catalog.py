@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from handrail.catalog import Catalog, broken_summary, resolve_runbook
-from handrail.errors import CatalogError
+from handrail.errors import CatalogError, RunbookError
+from handrail.lint import Policy
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "runbooks"
 OOM = (EXAMPLES / "oom-kills.yaml").read_text()
@@ -97,3 +98,25 @@ def test_broken_summary_quotes_the_first_problems_on_one_line(tmp_path: Path) ->
     assert summary.startswith(f"{path}, which has 2 errors: {path}:7:11: HR103 ")
     assert summary.endswith("; and 1 more")
     assert "\n" not in summary
+
+
+def test_a_runbook_that_breaks_the_policy_is_refused_like_one_with_errors(tmp_path: Path) -> None:
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (folder / "oom-kills.yaml").write_text(OOM)
+    policy = Policy(max_escalate_after_minutes={"P2": 20})
+    assert Catalog.load(folder).get("oom-kills").id == "oom-kills"
+    catalog = Catalog.load(folder, policy=policy)
+    assert catalog.runbooks == {}
+    with pytest.raises(CatalogError) as caught:
+        catalog.get("oom-kills")
+    assert [str(p) for p in caught.value.problems] == [
+        f"{folder / 'oom-kills.yaml'}:121:25: HR703 escalateAfterMinutes is 30; the policy allows at most 20"
+        " for a P2 runbook"
+    ]
+    assert caught.value.public == (
+        "runbook 'oom-kills' is in oom-kills.yaml, which has 1 error; "
+        "`handrail lint` and the console's runbook list show them"
+    )
+    with pytest.raises(RunbookError):
+        resolve_runbook(str(folder / "oom-kills.yaml"), folder, policy=policy)

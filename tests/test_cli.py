@@ -197,3 +197,20 @@ def test_a_runbook_id_whose_file_has_errors_names_the_file_and_its_first_problem
         == f"handrail: runbook 'gated-restart' is in {path}, which has 2 errors; fix them first (`handrail lint`)"
     )
     assert "no runbook" not in result.stderr
+
+
+def test_lint_with_settings_checks_their_policy_and_without_settings_does_not(tmp_path: Path) -> None:
+    config = tmp_path / "handrail.yaml"
+    config.write_text(
+        f"runbooks: '{ROOT / 'examples' / 'runbooks'}'\n"
+        "policy:\n  requireApproval: {actions: [restart_service]}\n  allowedTargets: ['#incidents-*', 'pagerduty:*']\n"
+    )
+    result = handrail("lint", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    slow = ROOT / "examples" / "runbooks" / "payment-service-slow.yaml"
+    assert f"{slow}:172:13: HR701 remediation 'restart_pods' runs restart_service without" in result.stdout
+    assert f"{slow}:211:14: HR704 escalation.secondary: '#sre-escalation' is not among" in result.stdout
+    assert "Found 7 errors and 0 warnings in 6 files." in result.stderr  # 4 secondaries, 2 notify channels
+    assert handrail("lint", str(slow), cwd=tmp_path).returncode == 1  # ./handrail.yaml is the default settings
+    (tmp_path / "elsewhere").mkdir()
+    assert handrail("lint", str(slow), cwd=tmp_path / "elsewhere").returncode == 0  # no settings: no policy

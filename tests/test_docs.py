@@ -27,7 +27,7 @@ from handrail.runbook.model import (
 )
 from handrail.runbook.problem import CODES
 from handrail.settings import Settings
-from support.fixtures import allow_list
+from support.fixtures import allow_list, policy
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -47,7 +47,9 @@ def produced_codes() -> set[str]:
     fixtures = ROOT / "tests" / "fixtures" / "invalid"
     files = [path for path in fixtures.iterdir() if path.suffix in (".yaml", ".json")]
     # HR004 (unreadable, not UTF-8) cannot be a committed fixture; tests/runbook/test_source.py makes such files.
-    return {p.code for path in files for p in lint_file(path, allow=allow_list(path)).problems} | {"HR004"}
+    return {p.code for path in files for p in lint_file(path, allow=allow_list(path), policy=policy(path)).problems} | {
+        "HR004"
+    }
 
 
 @pytest.mark.parametrize("code", sorted(CODES))

@@ -143,3 +143,56 @@ def test_values_read_from_the_environment_are_redacted_from_then_on_except_names
     load_settings(_write(tmp_path, text), environ={"HOOK_TOKEN": token, "HANDRAIL_EXECUTOR_ID": worker})
     echoed = f"POST https://hooks.example.com:8443/hook/{token} failed; no route /hook/{token}; by {worker}"
     assert redact(echoed) == f"POST https://hooks.example.com:8443 failed; no route /hook/***; by {worker}"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        pytest.param(
+            "policy:\n  maxEscalateAfterMinutes: {P5: 10}\n",
+            "handrail.yaml:2:29: policy.maxEscalateAfterMinutes.P5: the string 'P5' is not allowed;"
+            " expected 'P1', 'P2', 'P3' or 'P4'",
+            id="a-severity-that-does-not-exist",
+        ),
+        pytest.param(
+            "policy:\n  maxEscalateAfterMinutes:\n    P1: 0\n",
+            "handrail.yaml:3:9: policy.maxEscalateAfterMinutes.P1: Input should be greater than 0",
+            id="no-minutes",
+        ),
+        pytest.param(
+            "policy:\n  requireApproval:\n    actions: [reboot]\n",
+            "handrail.yaml:3:15: policy.requireApproval.actions[0]: the string 'reboot' is not allowed;"
+            " expected 'restart_service', 'scale_up', 'rollback', 'flush_cache', 'run_script' or 'notify'",
+            id="an-action-type-that-does-not-exist",
+        ),
+        pytest.param(
+            "policy:\n  requireFallback: yes\n",
+            "handrail.yaml:2:20: policy.requireFallback: expected true or false, got the string 'yes'",
+            id="not-a-bool",
+        ),
+        pytest.param(
+            "policy:\n  allowedTarget: ['#x']\n",
+            "handrail.yaml:2:3: unknown key 'allowedTarget' in policy; did you mean 'allowedTargets'?",
+            id="a-misspelt-rule",
+        ),
+    ],
+)
+def test_a_malformed_policy_is_a_settings_error_naming_the_field(tmp_path: Path, text: str, error: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_write(tmp_path, text), environ={})
+    assert str(caught.value) == f"{tmp_path}/{error}"
+
+
+def test_the_policy_reaches_the_checker_as_plain_data(tmp_path: Path) -> None:
+    text = (
+        "policy:\n  requireApproval: {actions: [rollback], writingSql: true}\n  requireFallback: true\n"
+        "  maxEscalateAfterMinutes: {P1: 15}\n  allowedTargets: ['#incidents-*']\n"
+    )
+    policy = load_settings(_write(tmp_path, text), environ={}).policy.checker()
+    assert (policy.require_approval, policy.writing_sql_requires_approval, policy.require_fallback) == (
+        frozenset({"rollback"}),
+        True,
+        True,
+    )
+    assert (policy.max_escalate_after_minutes, policy.allowed_targets) == ({"P1": 15}, ("#incidents-*",))
+    assert load_settings(_write(tmp_path, "runbooks: r\n"), environ={}).policy.checker().allowed_targets is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handrail.sql_check import Dialect, read_only_refusal, sql_statements
+from handrail.sql_check import Dialect, read_only_refusal, sql_statements, writing_word
 
 DIALECTS: list[Dialect | None] = ["postgresql", "mysql", "sqlite", None]
 
@@ -101,3 +101,40 @@ def test_read_only_refusal_points_at_the_second_statement() -> None:
     assert refusal is not None
     assert refusal.offset == sql.index("DELETE")
     assert refusal.message.startswith("2 statements; a database_query runs exactly one")
+
+
+@pytest.mark.parametrize(
+    ("sql", "word", "offset"),
+    [
+        pytest.param("UPDATE t SET a = 1", "UPDATE", 0, id="not-a-read"),
+        pytest.param("SELECT 1; DELETE FROM t", "DELETE", 10, id="two-statements"),
+        pytest.param(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "PG_TERMINATE_BACKEND", 7, id="function"
+        ),
+        pytest.param("SELECT count (*) FROM t", "COUNT", 7, id="any-function-even-a-pure-one"),
+        pytest.param("SELECT f/* comment */(1)", "F", 7, id="comment-before-the-parenthesis"),
+        pytest.param('SELECT "pg_terminate_backend"(pid)', '"', 28, id="quoted-name"),
+        pytest.param("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", "DELETE", 11, id="data-modifying-with"),
+        pytest.param("SELECT * INTO copy FROM t", "INTO", 9, id="select-into-a-new-table"),
+        pytest.param("SELECT * FROM t FOR UPDATE", "UPDATE", 20, id="row-locks"),
+    ],
+)
+def test_writing_word_finds_what_may_change_something_in_a_committed_transaction(
+    sql: str, word: str, offset: int
+) -> None:
+    found = writing_word(sql)
+    assert found is not None
+    assert (found.text, found.offset) == (word, offset)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1",
+        "SELECT a FROM t WHERE b IN (1, 2) AND EXISTS (SELECT 1 FROM u)",
+        "SELECT 'pg_terminate_backend(1)' AS text",
+        "SELECT CAST(a AS int) FROM (SELECT 1 AS a) AS s",
+    ],
+)
+def test_writing_word_lets_a_plain_read_through(sql: str) -> None:
+    assert writing_word(sql) is None

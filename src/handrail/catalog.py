@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handrail.errors import CatalogError, RunbookError
-from handrail.lint import LintResult, lint_file, lint_paths
+from handrail.lint import LintResult, Policy, lint_file, lint_paths
 from handrail.runbook.load import did_you_mean
 from handrail.runbook.model import Runbook
 
@@ -29,13 +29,13 @@ class Catalog:
     broken: tuple[LintResult, ...] = ()
 
     @classmethod
-    def load(cls, folder: Path) -> Catalog:
-        """Lint every file below `folder`; keep the good runbooks, report the broken ones."""
+    def load(cls, folder: Path, *, policy: Policy | None = None) -> Catalog:
+        """Lint every file below `folder` (and against `policy`); keep the good runbooks, report the broken ones."""
         if not folder.is_dir():
             return cls(folder)
         runbooks: dict[str, Runbook] = {}
         broken = []
-        for result in lint_paths([folder]):
+        for result in lint_paths([folder], policy=policy):
             if result.runbook is None:
                 broken.append(result)
             else:
@@ -88,12 +88,12 @@ def broken_summary(result: LintResult, *, limit: int = SHOWN_PROBLEMS) -> str:
     return f"{result.path}{declared}, which has {_errors(result)}" + (f": {shown}{more}" if shown else "")
 
 
-def resolve_runbook(reference: str, folder: Path) -> Runbook:
+def resolve_runbook(reference: str, folder: Path, *, policy: Policy | None = None) -> Runbook:
     """A runbook by path (anything that exists as a file) or by id from the catalog in `folder`."""
     candidate = Path(reference)
     if candidate.is_file():
-        result = lint_file(candidate)
+        result = lint_file(candidate, policy=policy)
         if result.runbook is None:
             raise RunbookError(list(result.errors))
         return result.runbook
-    return Catalog.load(folder).get(reference)
+    return Catalog.load(folder, policy=policy).get(reference)

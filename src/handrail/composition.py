@@ -132,6 +132,7 @@ def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime
         safety=safety_policy(settings),
         console_url=settings.api.console_url,
         runbooks_folder=settings.runbooks,
+        policy=settings.policy.checker(),
         assessment_slots=asyncio.Semaphore(settings.engine.assessment_concurrency),
         service=open_service(settings, store),
     )
@@ -164,7 +165,8 @@ def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]
             generated.append((name, token))
         tokens = TokenRegistry([*configured, *stored.all()])
     probes = create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases)
-    return ApiState(settings, service, CatalogHolder.load(settings.runbooks), tokens, probes), generated
+    catalog = CatalogHolder.load(settings.runbooks, policy=settings.policy.checker())
+    return ApiState(settings, service, catalog, tokens, probes), generated
 
 
 def create_worker(settings: Settings) -> Worker:

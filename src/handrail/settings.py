@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError
 
@@ -22,11 +22,12 @@ from handrail.actions.kubernetes import KubernetesConnection
 from handrail.diagnostics.base import HttpConnection
 from handrail.errors import RunbookError, SettingsError
 from handrail.limits import InputLimits
+from handrail.lint.policy import Policy
 from handrail.notify.pagerduty import PagerDutyNotifierConfig
 from handrail.notify.slack import SlackNotifierConfig
 from handrail.notify.webhook import WebhookNotifierConfig
 from handrail.runbook.load import validation_problems
-from handrail.runbook.model import Duration, Hours, Minutes, RateLimit, StrictModel
+from handrail.runbook.model import ActionType, Duration, Hours, Minutes, RateLimit, StrictModel
 from handrail.runbook.problem import Problem
 from handrail.runbook.source import Document, DocumentPath, read_document
 from handrail.sql import DatabaseConnection
@@ -36,8 +37,10 @@ __all__ = [
     "AllowList",
     "ApiSettings",
     "ApiToken",
+    "ApprovalPolicy",
     "EngineSettings",
     "NotifierSettings",
+    "PolicySettings",
     "SafetySettings",
     "Settings",
     "load_settings",
@@ -94,6 +97,39 @@ class SafetySettings(StrictModel):
     cooldown_minutes: Minutes = 10.0
     rate_limit: RateLimit = Field(default_factory=lambda: RateLimit.model_validate({"actions": 3, "perMinutes": 10}))
     allow: AllowList = Field(default_factory=AllowList)
+
+
+class ApprovalPolicy(StrictModel):
+    """What must wait for a person's approval (`requiresApproval: true`) in every runbook."""
+
+    actions: list[ActionType] = Field(default_factory=list)
+    """Action types that never run without approval."""
+    writing_sql: bool = False
+    """`run_script` SQL that may write never runs without approval (anything but one plain reading statement)."""
+
+
+class PolicySettings(StrictModel):
+    """Rules a team sets for every runbook: lint reports a runbook that breaks one, and the catalog refuses it."""
+
+    require_approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    require_fallback: bool = False
+    """Every runbook has an `otherwise` decision that escalates or reaches a person."""
+    max_escalate_after_minutes: dict[Literal["P1", "P2", "P3", "P4"], Annotated[Minutes, Field(gt=0)]] = Field(
+        default_factory=dict
+    )
+    """The longest `escalateAfterMinutes` a runbook of each severity may set."""
+    allowed_targets: list[Annotated[str, Field(min_length=1)]] | None = None
+    """The escalation and notify targets runbooks may name (`*` matches any characters); none given: any."""
+
+    def checker(self) -> Policy:
+        """The policy as the linter and the catalog check runbooks against it."""
+        return Policy(
+            require_approval=frozenset(self.require_approval.actions),
+            writing_sql_requires_approval=self.require_approval.writing_sql,
+            require_fallback=self.require_fallback,
+            max_escalate_after_minutes={str(k): v for k, v in self.max_escalate_after_minutes.items()},
+            allowed_targets=None if self.allowed_targets is None else tuple(self.allowed_targets),
+        )
 
 
 class ApiToken(StrictModel):
@@ -162,6 +198,8 @@ class Settings(StrictModel):
     notifiers: NotifierSettings = Field(default_factory=NotifierSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    """Rules every runbook must follow (docs/settings.md#policy)."""
     _environment_names: frozenset[str] = PrivateAttr(default=frozenset())
 
     @property

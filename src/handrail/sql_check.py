@@ -25,7 +25,15 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Dialect", "SqlRefusal", "Word", "read_only_refusal", "sql_statements", "statement_ends"]
+__all__ = [
+    "Dialect",
+    "SqlRefusal",
+    "Word",
+    "read_only_refusal",
+    "sql_statements",
+    "statement_ends",
+    "writing_word",
+]
 
 Dialect = Literal["postgresql", "mysql", "sqlite"]
 
@@ -48,6 +56,20 @@ _SESSION = frozenset(
     | {"PREPARE", "EXECUTE", "DEALLOCATE", "XA", "USE"}
 )
 _BLANKS = ("", " ", "\t", "\n", "\r")
+_CHANGING = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "INTO"})
+"""Words by which a statement that starts with a reading keyword still changes data: a data-modifying `WITH`,
+`SELECT ... INTO new_table`, `FOR UPDATE` (a lock)."""
+_BEFORE_PARENTHESIS = frozenset(
+    {"SELECT", "WITH", "AS", "IN", "EXISTS", "VALUES", "FROM", "JOIN", "ON", "USING", "ANY", "ALL", "SOME", "OVER"}
+    | {"FILTER", "WITHIN", "AND", "OR", "NOT", "WHERE", "UNION", "INTERSECT", "EXCEPT", "LATERAL", "BY", "HAVING"}
+    | {"THEN", "ELSE", "WHEN", "CASE", "IS", "LIKE", "ILIKE", "BETWEEN", "ARRAY", "ROW", "CAST", "DISTINCT"}
+)
+"""Keywords a parenthesis may follow; any other name followed by one is a function call."""
+_OPENING = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*\(", re.DOTALL)
+"""Blanks and comments, then `(`: what follows a function's name in a call."""
+_QUOTED_CALL = re.compile(r"[\"`\]](?:\s+|/\*.*?\*/)*\(", re.DOTALL)
+"""A quoted name called as a function (`"pg_terminate_backend"(pid)`); the lexer skips quoted text, so this
+looks at the text itself (a string that happens to hold `"(` counts too: it errs towards writing)."""
 _FILE_WORDS = frozenset({"OUTFILE", "DUMPFILE"})
 
 
@@ -161,6 +183,27 @@ def read_only_refusal(sql: str, dialect: Dialect | None = None) -> SqlRefusal | 
             first.offset,
         )
     return None
+
+
+def writing_word(sql: str, dialect: Dialect | None = None) -> Word | None:
+    """The first word by which `sql` may change something when it runs in a read-write transaction, or None.
+
+    `read_only_refusal` suffices where the database keeps the transaction read-only (a diagnostic); a
+    `run_script` commits, and there a statement that starts like a read still acts through a data-modifying
+    word or through any function it calls (`SELECT pg_terminate_backend(pid)`). So SQL reads only when
+    `read_only_refusal` accepts it, no word of it changes data, and it calls no function at all.
+    """
+    refusal = read_only_refusal(sql, dialect)
+    if refusal is not None:
+        name = _WORD.match(sql, refusal.offset)
+        return Word(name.group(0).upper() if name else "", refusal.offset)
+    for word in sql_statements(sql, dialect)[0]:
+        if word.text in _CHANGING:
+            return word
+        if word.text not in _BEFORE_PARENTHESIS and _OPENING.match(sql, word.offset + len(word.text)):
+            return word
+    quoted = _QUOTED_CALL.search(sql)
+    return None if quoted is None else Word(quoted.group(0)[0], quoted.start())
 
 
 def _line_comment(sql: str, index: int, dialect: Dialect | None) -> bool:

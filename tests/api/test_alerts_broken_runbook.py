@@ -123,3 +123,36 @@ def test_serve_logs_the_alert_a_broken_runbook_refused(tmp_path: Path) -> None:
     assert "alerts that match it open no incident until it is fixed" in log
     assert "alert GatedDown matches runbook 'gated-restart', which has errors, so no incident was opened" in log
     assert f"{path}:7:11: HR103" in log
+
+
+def test_a_runbook_that_breaks_the_policy_is_refused_and_named_by_the_api_the_console_and_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "runbooks"
+    shutil.copytree(EXAMPLES, folder)
+    path = folder / "oom-kills.yaml"
+    policy = "policy:\n  maxEscalateAfterMinutes: {P1: 15, P2: 20}\n"  # oom-kills (P2) waits the default 30
+    with (
+        caplog.at_level(logging.WARNING, logger="handrail.api.state"),
+        api_client(tmp_path, runbooks=folder, extra=policy) as client,
+    ):
+        answer = client.post(
+            "/api/v1/alerts/alertmanager",
+            json=firing(alertname="KubeContainerOOMKilled", namespace="shop", deployment="cart"),
+            headers=ALERTMANAGER,
+        )
+        assert (answer.json()["opened"], answer.json()["refused"]) == ([], ["oom-kills"])
+        listed = client.get("/api/v1/runbooks", headers=ADMIN).json()
+        assert "oom-kills" not in [r["id"] for r in listed["runbooks"]]
+        assert "bad-deploy" in [r["id"] for r in listed["runbooks"]]  # P1 with 15 minutes: within the policy
+        problem = f"{path}:121:25: HR703 escalateAfterMinutes is 30; the policy allows at most 20 for a P2 runbook"
+        assert [b["problems"] for b in listed["broken"]] == [[problem]]
+        client.post("/login", data={"token": TOKENS["viewer"], "next": "/"}, follow_redirects=False)
+        page = client.get("/runbooks").text
+        row = page.split('<tr class="broken" data-runbook="oom-kills">', 1)[1].split("</tr>", 1)[0]
+        assert f"<li><code>{path}:121:25: HR703 " in row
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "handrail.api.state"]
+    assert (
+        line == f"runbook 'oom-kills' is in {path}, which has 1 error: {problem}; alerts that match it open no"
+        " incident until it is fixed"
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from handrail.lint import lint_file
-from support.fixtures import allow_list
+from support.fixtures import allow_list, policy
 
 INVALID = Path(__file__).parents[1] / "fixtures" / "invalid"
 # YAML files pin their problems in header comments; JSON has no comments, so a sidecar table does.
@@ -30,7 +30,7 @@ FILES = sorted(p for p in INVALID.iterdir() if p.suffix in (".yaml", ".json") an
 def test_invalid_runbook_reports_pinned_problems(path: Path) -> None:
     expected = _expected(path)
     assert expected, f"{path.name} pins no expectation"
-    result = lint_file(path, allow=allow_list(path))
+    result = lint_file(path, allow=allow_list(path), policy=policy(path))
     found = [(p.position.line, p.position.column, p.code) for p in result.problems]
     assert sorted(found) == sorted(expected), "\n".join(str(p) for p in result.problems)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from handrail.catalog import Catalog
-from handrail.lint import lint_paths
+from handrail.lint import Policy, lint_paths
 from handrail.scenarios import run_suite
 from handrail.scenarios.suite import runbook_file_for, scenario_files_for
 
@@ -93,4 +93,12 @@ async def test_a_failing_scenario_fails_the_suite(folder: Path) -> None:
     report = await run_suite([folder])
     assert [o.scenario.name for o in report.failed] == ["nothing can be measured"]
     assert report.errors == ()
+    assert not report.passed
+
+
+async def test_a_runbook_that_breaks_the_policy_is_not_run(folder: Path) -> None:
+    assert (await run_suite([folder], policy=Policy(allowed_targets=("#tiny",)))).passed
+    report = await run_suite([folder], policy=Policy(allowed_targets=("#payments",)))
+    assert report.outcomes == ()
+    assert [p.code for p in report.errors] == ["HR704"]
     assert not report.passed

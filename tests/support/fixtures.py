@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+from handrail.lint import Policy
 from handrail.safety import AllowList
+from handrail.settings import PolicySettings
 
-__all__ = ["allow_list"]
+__all__ = ["allow_list", "policy"]
 
 ALLOW = re.compile(r"^# allow: (\w+)=(.*)$", re.MULTILINE)
+POLICY = re.compile(r"^# policy: (.*)$", re.MULTILINE)
 
 
 def allow_list(path: Path) -> AllowList | None:
     """A fixture that needs settings says so: `# allow: commands=kubectl,helm` (the settings' allow-lists)."""
     found = {kind: values.split(",") for kind, values in ALLOW.findall(path.read_text(errors="replace"))}
     return AllowList(**found) if found else None
+
+
+def policy(path: Path) -> Policy | None:
+    """A fixture that breaks a policy names it as the settings write it: `# policy: {"requireFallback": true}`."""
+    found = POLICY.search(path.read_text(errors="replace"))
+    return PolicySettings.model_validate(json.loads(found.group(1))).checker() if found else None

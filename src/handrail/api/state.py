@@ -14,7 +14,7 @@ from handrail.api.auth import TokenRegistry
 from handrail.catalog import Catalog, broken_summary
 from handrail.diagnostics.base import Probe
 from handrail.engine.service import IncidentService
-from handrail.lint import LintResult
+from handrail.lint import LintResult, Policy
 from handrail.runbook.model import Runbook
 from handrail.settings import Settings
 
@@ -34,17 +34,19 @@ class CatalogHolder:
     """Ids served from their last good version because their file broke since."""
     refused_alerts: Counter[str] = field(default_factory=Counter)
     """Firing alerts that matched a runbook whose file is broken, by runbook id (this process, since start)."""
+    policy: Policy | None = None
+    """The team's rules (settings' `policy`): a runbook that breaks them is broken like one with errors."""
     _fingerprint: tuple[tuple[str, float, int], ...] = ()
 
     @classmethod
-    def load(cls, folder: Path) -> CatalogHolder:
-        holder = cls(folder, Catalog(folder))
+    def load(cls, folder: Path, *, policy: Policy | None = None) -> CatalogHolder:
+        holder = cls(folder, Catalog(folder), policy=policy)
         holder.reload()
         return holder
 
     def reload(self) -> dict[str, Any]:
         """Load the folder again; keep the last good version of any runbook whose file broke."""
-        fresh = Catalog.load(self.folder)
+        fresh = Catalog.load(self.folder, policy=self.policy)
         kept = {
             runbook_id: runbook
             for runbook_id, runbook in self.catalog.runbooks.items()

@@ -133,7 +133,7 @@ config_option = click.option(
 def resolve(reference: str, settings: Settings) -> Runbook:
     """A runbook by id or path, or a failure that shows its problems."""
     try:
-        return resolve_runbook(reference, settings.runbooks)
+        return resolve_runbook(reference, settings.runbooks, policy=settings.policy.checker())
     except RunbookError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

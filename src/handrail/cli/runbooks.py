@@ -47,11 +47,11 @@ def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -
     """Check runbook files (default: the catalog folder) and report every problem.
 
     With settings (./handrail.yaml or --config), automated actions are also checked against the
-    safety allow-lists.
+    safety allow-lists, and every runbook against the settings' policy.
     """
     settings = settings_from(ctx)
     paths = runbook_paths(settings, paths)
-    results = lint_paths(paths, allow=settings.safety.allow.checker())
+    results = lint_paths(paths, allow=settings.safety.allow.checker(), policy=settings.policy.checker())
     problems = [problem for result in results for problem in result.problems]
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = len(problems) - errors

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from handrail.actions.base import Action
 from handrail.blocking import BlockingPool
 from handrail.diagnostics.base import Probe
+from handrail.lint.policy import Policy
 from handrail.notify.base import Notifier
 from handrail.safety import SafetyPolicy
 from handrail.store import SqlIncidentStore
@@ -49,6 +50,8 @@ class EngineRuntime:
     safety: SafetyPolicy = field(default_factory=SafetyPolicy)
     runbooks_folder: Path | None = None
     """The catalog, for what runs on a schedule (metric_threshold polling)."""
+    policy: Policy | None = None
+    """The team's rules the catalog is loaded against: a runbook that breaks them opens no incident."""
     console_url: str | None = None
     """Where people open an incident, for links in notifications."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from handrail.expression.function import regex_problem
 from handrail.lint.checks import RunbookChecks, diagnostic_names
+from handrail.lint.policy import Policy, check_policy
 from handrail.lint.reachability import check_all_errors_reachable
 from handrail.lint.thresholds import check_unreachable_statuses
 from handrail.runbook.load import LoadedRunbook, load_runbook_file
@@ -20,6 +21,7 @@ from handrail.safety import AllowList
 
 __all__ = [
     "LintResult",
+    "Policy",
     "diagnostic_names",
     "find_runbook_files",
     "lint_file",
@@ -50,12 +52,14 @@ class LintResult:
         return tuple(p for p in self.problems if p.severity is Severity.ERROR)
 
 
-def lint_file(path: Path | str, *, display: str | None = None, allow: AllowList | None = None) -> LintResult:
-    """Load one runbook file and run every check on it (and the allow-lists, when given)."""
-    return _lint_loaded(load_runbook_file(path, display=display), allow)
+def lint_file(
+    path: Path | str, *, display: str | None = None, allow: AllowList | None = None, policy: Policy | None = None
+) -> LintResult:
+    """Load one runbook file and run every check on it (and the allow-lists and the policy, when given)."""
+    return _lint_loaded(load_runbook_file(path, display=display), allow, policy)
 
 
-def _lint_loaded(loaded: LoadedRunbook, allow: AllowList | None = None) -> LintResult:
+def _lint_loaded(loaded: LoadedRunbook, allow: AllowList | None = None, policy: Policy | None = None) -> LintResult:
     if loaded.runbook is None or loaded.document is None:
         runbook_id, triggers = _declared(loaded.document)
         return LintResult(loaded.path, None, _sorted(loaded.problems), runbook_id, triggers)
@@ -63,6 +67,8 @@ def _lint_loaded(loaded: LoadedRunbook, allow: AllowList | None = None) -> LintR
     problems = checks.run()
     problems += check_all_errors_reachable(loaded.runbook, loaded.document, checks.parsed)
     problems += check_unreachable_statuses(loaded.runbook, loaded.document, checks.parsed)
+    if policy is not None:
+        problems += check_policy(loaded.runbook, loaded.document, policy)
     has_errors = any(p.severity is Severity.ERROR for p in problems)
     triggers = _usable(loaded.runbook.triggers)
     return LintResult(
@@ -106,7 +112,9 @@ def find_runbook_files(folder: Path) -> list[Path]:
     return found
 
 
-def lint_paths(paths: Iterable[Path], *, allow: AllowList | None = None) -> list[LintResult]:
+def lint_paths(
+    paths: Iterable[Path], *, allow: AllowList | None = None, policy: Policy | None = None
+) -> list[LintResult]:
     """Lint files and folders; a runbook id used by two files is a problem in the second.
 
     Scenario files (`*.test.yaml`) are skipped even when named, so `handrail lint runbooks/*.yaml` works:
@@ -116,7 +124,7 @@ def lint_paths(paths: Iterable[Path], *, allow: AllowList | None = None) -> list
     for path in paths:
         files = find_runbook_files(path) if path.is_dir() else [path]
         files = [file for file in files if not file.name.lower().endswith(SCENARIO_SUFFIXES)]
-        results.extend(lint_file(file, allow=allow) for file in files)
+        results.extend(lint_file(file, allow=allow, policy=policy) for file in files)
     return _mark_duplicate_ids(results)
 
 

@@ -71,7 +71,8 @@ def validation_problems(
         loc = _document_loc(item["loc"])
         at = (*prefix, *loc)
         kind = item["type"]
-        item = {**item, "input": _as_written(document, at, item.get("input"))}
+        on_key = tuple(item["loc"][-1:]) == ("[key]",)  # a mapping's key broke the rule: quote and point at the key
+        item = {**item, "input": item.get("input") if on_key else _as_written(document, at, item.get("input"))}
         where = format_path(at)
         if kind == "missing" and loc in renamed:
             continue  # reported once, as the unknown key that was meant to be this field
@@ -90,12 +91,12 @@ def validation_problems(
         elif kind in ("literal_error", "enum"):
             expected = item.get("ctx", {}).get("expected", "")
             message = f"{where}: {_show(item['input'])} is not allowed; expected {expected}"
-            problems.append(_problem(document, at, "HR103", message))
+            problems.append(_problem(document, at, "HR103", message, key=on_key))
         elif kind in _EXPECTED:
             message = f"{where}: expected {_EXPECTED[kind]}, got {_show(item['input'])}"
-            problems.append(_problem(document, at, "HR102", message))
+            problems.append(_problem(document, at, "HR102", message, key=on_key))
         else:
-            problems.append(_problem(document, at, "HR105", f"{where}: {_rule_message(item)}"))
+            problems.append(_problem(document, at, "HR105", f"{where}: {_rule_message(item)}", key=on_key))
     return problems
 
 

@@ -90,4 +90,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     "HR402": (_W, "no decision can fire when every diagnostic errors"),
     "HR403": (_W, "a status that can never be reached: an earlier one always holds first"),
     "HR404": (_W, "a field that has no effect for this type"),
+    # HR7xx: the team's policy (settings' `policy`, lint/policy.py)
+    "HR701": (_E, "an action the policy's requireApproval names runs without `requiresApproval: true`"),
+    "HR702": (_E, "no `otherwise` decision that escalates or reaches a person, and the policy's requireFallback asks"),
+    "HR703": (_E, "escalateAfterMinutes is longer than the policy's maxEscalateAfterMinutes for the severity"),
+    "HR704": (_E, "an escalation or notify target the policy's allowedTargets does not name"),
 }
