@@ -243,7 +243,9 @@ async def test_each_incident_and_each_channel_gets_its_own_message(slack: SlackS
     assert len(slack.top_level("C0OPS")) == 1
     first, second = slack.top_level(CHANNEL_ID)
     assert (len(first.edits), len(second.edits), len(second.replies)) == (0, 1, 1)
-    assert second.payload["blocks"][0]["text"]["text"] == "🟢 Payment DB connections"
+    assert (
+        second.payload["blocks"][0]["text"]["text"] == "✅ Resolved: Payment DB connections"
+    )  # the header follows the state
 
 
 async def test_the_message_reference_outlives_the_notifier(slack: SlackServer) -> None:
@@ -311,7 +313,7 @@ async def test_an_incoming_webhook_gets_every_notification_as_a_new_message(slac
     assert [c.method for c in slack.calls] == ["webhook", "webhook"]
     first, second = slack.webhook_messages
     assert first["text"].startswith("⚪ [P1] Payment DB connections — Incident opened")
-    assert second["blocks"][0]["text"]["text"] == "🟢 Payment DB connections"
+    assert second["blocks"][0]["text"]["text"] == "✅ Resolved: Payment DB connections"
     assert "channel" not in first
     assert "thread_ts" not in second
 
