@@ -318,6 +318,25 @@ async def test_an_incoming_webhook_gets_every_notification_as_a_new_message(slac
     assert "thread_ts" not in second
 
 
+async def test_through_an_incoming_webhook_a_step_is_one_line_not_the_whole_incident_again(
+    slack: SlackServer,
+) -> None:
+    notifier = SlackNotifier(webhook_url=SecretStr(slack.webhook_url))
+    await notifier.send(note("opened"))
+    step = note(
+        "approved",
+        title="[P1] Payment DB connections — Kill idle connections approved by alice: <graphs>",
+        fields={"incident": "INC-42", "state": "remediating"},
+    )
+    await notifier.send(step)
+
+    opened, approved = slack.webhook_messages
+    assert "blocks" in opened
+    assert approved == {
+        "text": "⚪ *Approved*: Kill idle connections approved by alice: &lt;graphs&gt; · state `remediating`"
+    }
+
+
 async def test_an_incoming_webhook_error_names_slacks_code_but_not_the_url(slack: SlackServer) -> None:
     slack.fail_next("invalid_blocks", status=400)
     error = await failure(SlackNotifier(webhook_url=SecretStr(slack.webhook_url)))
