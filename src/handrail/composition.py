@@ -31,6 +31,7 @@ from handrail.errors import NotifyError
 from handrail.notify.base import Notification, Notifier
 from handrail.notify.log import LogNotifier
 from handrail.notify.pagerduty import PagerDutyNotifier
+from handrail.notify.slack_replies import SlackReplies
 from handrail.notify.webhook import WebhookNotifier
 from handrail.safety import SafetyPolicy
 from handrail.settings import Settings
@@ -165,8 +166,11 @@ def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]
             generated.append((name, token))
         tokens = TokenRegistry([*configured, *stored.all()])
     probes = create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases)
+    slack = settings.notifiers.slack
+    replies = SlackReplies(timeout=slack.timeout) if slack is not None else SlackReplies()
     catalog = CatalogHolder.load(settings.runbooks, policy=settings.policy.checker())
-    return ApiState(settings, service, catalog, tokens, probes), generated
+    state = ApiState(settings, service, catalog, tokens, probes, replies)
+    return state, generated
 
 
 def create_worker(settings: Settings) -> Worker:

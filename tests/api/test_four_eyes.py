@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support.api import TOKENS, api_client
+from support.slack import SlackServer, answer_slack_through
 from support.slack_requests import SECRET, click, signed, slash_command
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"
@@ -32,7 +33,11 @@ def bearer(role: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with api_client(tmp_path_factory.mktemp("four-eyes"), runbooks=EXAMPLES, extra=SETTINGS) as client:
+    with (
+        SlackServer() as slack,  # the answers to clicks go to their response URLs
+        api_client(tmp_path_factory.mktemp("four-eyes"), runbooks=EXAMPLES, extra=SETTINGS) as client,
+    ):
+        answer_slack_through(client.app.state.handrail, slack.api_url)  # type: ignore[attr-defined]
         yield client
 
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from support.api import TOKENS, api_client
 from support.engine import runbook
 from support.servers import HttpServer, Route
+from support.slack import HooksTransport, SlackServer, answer_slack_through
 from support.slack_requests import SECRET, click, signed, slash_command
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"
@@ -27,9 +28,31 @@ SLACK = (
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def slack() -> Iterator[SlackServer]:
+    with SlackServer() as server:
+        yield server
+
+
+def answer_through(client: TestClient, base_url: str) -> HooksTransport:
+    """Route the app's answers to Slack's response URLs (https://hooks.slack.com/...) to `base_url`."""
+    return answer_slack_through(client.app.state.handrail, base_url)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, slack: SlackServer) -> Iterator[TestClient]:
     with api_client(tmp_path_factory.mktemp("slack"), runbooks=EXAMPLES, extra=SLACK) as client:
+        answer_through(client, slack.api_url)
         yield client
+
+
+def responses_to(slack: SlackServer, url_path: str, count: int) -> list[dict[str, Any]]:
+    """What reached the response URL `url_path`, once `count` answers have (posted after the acknowledgement)."""
+    deadline = time.monotonic() + 30
+    while True:
+        found = [c.payload for c in slack.calls if c.path == url_path and c.ok]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -44,20 +67,60 @@ def timeline(client: TestClient, incident_id: str) -> list[str]:
     return [event["message"] for event in view.json()["timeline"]]
 
 
-def test_an_approver_clicking_approve_records_the_approval(client: TestClient, incident_id: str) -> None:
-    body = click(incident_id, "rollback_release", "U0APPROVER")
+def test_an_approver_clicking_approve_records_the_approval_and_is_answered_ephemerally(
+    client: TestClient, incident_id: str, slack: SlackServer
+) -> None:
+    url = f"https://hooks.slack.com/actions/T0/{incident_id}/approve"
+    body = click(incident_id, "rollback_release", "U0APPROVER", response_url=url)
     answer = client.post("/api/v1/slack/interactions", content=body, headers=signed(body))
     assert answer.status_code == 200
     assert "approved by approver-user" in answer.json()["text"]
     assert "rollback_release approved by approver-user: via Slack" in timeline(client, incident_id)
+    # The answer Slack shows is the one posted to the click's response_url: to the clicker only,
+    # leaving the message (which the engine updates) as it is.
+    [reply] = responses_to(slack, f"/actions/T0/{incident_id}/approve", 1)
+    assert reply == {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "text": f"rollback_release approved by approver-user on {incident_id}.",
+    }
 
 
-def test_a_viewer_or_an_unmapped_user_is_refused(client: TestClient, incident_id: str) -> None:
+def test_a_viewer_or_an_unmapped_user_is_refused(client: TestClient, incident_id: str, slack: SlackServer) -> None:
     for user in ("U0VIEWER", "U0STRANGER"):
-        body = click(incident_id, "rollback_release", user)
+        url = f"https://hooks.slack.com/actions/T0/{incident_id}/{user}"
+        body = click(incident_id, "rollback_release", user, response_url=url)
         answer = client.post("/api/v1/slack/interactions", content=body, headers=signed(body))
         assert "not mapped to a Handrail approver" in answer.json()["text"]
+        [reply] = responses_to(slack, f"/actions/T0/{incident_id}/{user}", 1)
+        assert reply["response_type"] == "ephemeral"
+        assert reply["text"] == f"<@{user}> is not mapped to a Handrail approver; nothing was recorded."
     assert not any("approved" in m for m in timeline(client, incident_id))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("LOCAL", id="a-local-server"),
+        pytest.param("https://hooks.slack.com.evil.example/actions/1", id="a-lookalike-host"),
+        pytest.param("https://hooks.slack.com:8443/actions/1", id="another-port"),
+    ],
+)
+def test_a_click_whose_response_url_is_not_slacks_is_refused_and_nothing_is_requested(tmp_path: Path, url: str) -> None:
+    with HttpServer({"/actions/1": Route()}) as elsewhere:
+        url = elsewhere.url("/actions/1") if url == "LOCAL" else url
+        with api_client(tmp_path, runbooks=EXAMPLES, extra=SLACK) as client:
+            transport = answer_through(client, elsewhere.url())
+            body = click("INC-1", "rollback_release", "U0APPROVER", response_url=url)
+            answer = client.post("/api/v1/slack/interactions", content=body, headers=signed(body))
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["error"]["field"] == "payload"
+            assert "response_url must be https://hooks.slack.com/" in answer.json()["error"]["message"]
+            command = slash_command("status INC-1", "U0APPROVER", response_url=url)
+            answer = client.post("/api/v1/slack/commands", content=command, headers=signed(command))
+            assert answer.status_code == 400, answer.text
+        assert elsewhere.requests == []
+        assert transport.urls == []
 
 
 @pytest.mark.parametrize(
@@ -166,7 +229,8 @@ def test_the_run_reply_shows_outside_text_as_text_never_as_mentions_or_links(tmp
         HttpServer({"/commands/1": Route()}) as slack,
         api_client(tmp_path, runbooks=folder, extra=SLACK) as client,
     ):
-        body = slash_command("run loud", "U0APPROVER", response_url=slack.url("/commands/1"))
+        answer_through(client, slack.url())
+        body = slash_command("run loud", "U0APPROVER", response_url="https://hooks.slack.com/commands/1")
         answer = client.post("/api/v1/slack/commands", content=body, headers=signed(body))
         assert answer.json()["text"] == "Running the diagnostics of loud; the result follows here."
         deadline = time.monotonic() + 30

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from handrail.api.auth import digest
 from support.alertmanager import ServeProcess
 from support.api import TOKENS
-from support.browser import chromium, screenshot
+from support.browser import chromium, contrast_failures, screenshot
 from support.prometheus import MetricsExporter, PrometheusServer
 
 RUNBOOK = """\
@@ -316,6 +316,45 @@ def test_analytics_counts_the_incidents_with_charts(browser: Browser, world: Wor
     expect(page.locator("svg.chart")).to_have_count(3)
     expect(page.locator("#decisions")).to_contain_text("the state file says broken")
     screenshot(page, "07-analytics")
+    context.close()
+
+
+_RESTART_ARRIVALS = """(moment) => {
+  const rows = [...document.querySelectorAll("#timeline li.new")];
+  for (const li of rows) {
+    li.classList.remove("new");
+    void li.offsetWidth;  // let the browser see the row without the class, so the animation starts again
+    li.classList.add("new");
+    li.getAnimations().forEach((animation) => { animation.pause(); animation.currentTime = moment; });
+  }
+  return rows.map((li) => getComputedStyle(li).backgroundColor);
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_all_text_meets_wcag_aa_contrast_newly_arrived_timeline_rows_included(
+    browser: Browser, world: World, scheme: str
+) -> None:
+    incident_id = world.trigger()
+    world.wait_state(incident_id, "awaiting_approval")
+    context, page = _logged_in(browser, world, "approver", color_scheme=scheme)
+    assert contrast_failures(page) == []  # the incidents list
+    page.goto(f"/incidents/{incident_id}")
+    expect(page.locator("button[data-verb='approve']")).to_be_visible()
+    assert contrast_failures(page) == []  # facts, diagnostics, the tree, the cards and their buttons, the timeline
+    page.locator("button[data-verb='approve']").click()
+    expect(page.locator("#incident-state")).to_have_text("resolved", timeout=30_000)
+    arrived = page.locator("#timeline li.new")
+    expect(arrived.first).to_be_visible()  # the rows that came in while the page was open are marked
+    assert contrast_failures(page) == []
+    # The highlight as it starts and as it fades: every arrived row held at each moment of its animation.
+    for moment in (0, 1000, 2000, 3000):
+        backgrounds = page.evaluate(_RESTART_ARRIVALS, moment)
+        if moment == 0:
+            assert backgrounds
+            assert all(b not in ("rgba(0, 0, 0, 0)", "transparent") for b in backgrounds)
+            screenshot(page, f"09-arrived-rows-{scheme}")
+        assert contrast_failures(page, "#timeline") == [], f"{moment} ms into the highlight"
     context.close()
 
 

@@ -32,8 +32,9 @@ OUTAGE_MINUTES = 5
 ROUTING_KEY = "r" * 32
 CHANNEL = "#incidents-payment"
 CHANNEL_ID = "C0PAYMENTS"
-EXPECTED_JOBS = 7
-"""Slack four (two per incident), PagerDuty three (the resolve of each, the trigger of the escalation)."""
+EXPECTED_JOBS = 13
+"""Slack ten (five per incident: opened, the action's start and end, then the verification or the escalation,
+and the resolution), PagerDuty three (the resolve of each, the trigger of the escalation)."""
 
 
 @pytest.fixture
@@ -136,13 +137,18 @@ def test_notifications_survive_a_five_minute_outage_without_holding_incidents_up
     assert all(end is not None and end.timestamp() < back_up for end in ends)
     assert all(job.output is True for job in jobs)  # delivered, not given up
     kinds = Counter((_note(job)["incident_id"], _note(job)["kind"], job.workflow_id.rsplit(":", 1)[1]) for job in jobs)
+    steps = ("action_started", "action_finished")
     assert kinds == Counter(
         {
             (fixed.id, "opened", "slack"): 1,
+            **{(fixed.id, kind, "slack"): 1 for kind in steps},
+            (fixed.id, "verification", "slack"): 1,
             (fixed.id, "resolved", "slack"): 1,
             (fixed.id, "resolved", "pagerduty"): 1,
             (failing.id, "opened", "slack"): 1,
+            **{(failing.id, kind, "slack"): 1 for kind in steps},
             (failing.id, "escalated", "pagerduty"): 1,
+            (failing.id, "escalation_sent", "slack"): 1,  # the channel's thread hears where it went
             (failing.id, "resolved", "slack"): 1,  # the person's resolution, announced
             (failing.id, "resolved", "pagerduty"): 1,
         }
@@ -164,16 +170,20 @@ def test_notifications_survive_a_five_minute_outage_without_holding_incidents_up
     assert [e["event_action"] for e in pagerduty.events if e["dedup_key"] == failing.id] == ["trigger", "resolve"]
     assert all(r.status == 202 for r in pagerduty.requests)
     # Slack took each notification once: one message per incident, updated and answered in its thread
-    # by the later one, in the order they were sent, so the message ends showing the incident's last state.
+    # by the later ones, in the order they were sent, so the message ends showing the incident's last state.
     assert all(call.ok for call in slack.calls)
     messages = {i: [m for m in slack.top_level(CHANNEL_ID) if i in str(m.payload)] for i in incident_ids}
     assert [len(found) for found in messages.values()] == [1, 1]
     fixed_message, failing_message = messages[fixed.id][0], messages[failing.id][0]
-    assert len(fixed_message.replies) == 1
-    assert "resolved" in fixed_message.replies[0]["text"].lower()
-    assert fixed_message.payload["text"].startswith("🔴 [P2] Fixed — Resolved")
+    replies = [
+        [reply["text"].split("*")[1] for reply in message.replies] for message in (fixed_message, failing_message)
+    ]
+    assert replies == [
+        ["Action started", "Action finished", "Verification", "Resolved"],
+        ["Action started", "Action finished", "Escalated", "Resolved"],
+    ]
+    assert fixed_message.payload["text"].startswith("✅ [P2] Fixed — Resolved")
     assert fixed_message.payload["blocks"][-1]["elements"][-1]["text"] == "handrail · resolved"
-    assert len(failing_message.replies) == 1
     assert failing_message.payload["blocks"][-1]["elements"][-1]["text"] == "handrail · resolved"
-    assert len(slack.calls_to("chat.postMessage")) == 4  # two messages and a thread reply under each
-    assert len(slack.calls_to("chat.update")) == 2
+    assert len(slack.calls_to("chat.postMessage")) == 10  # two messages and four thread replies under each
+    assert len(slack.calls_to("chat.update")) == 8

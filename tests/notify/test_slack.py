@@ -243,7 +243,9 @@ async def test_each_incident_and_each_channel_gets_its_own_message(slack: SlackS
     assert len(slack.top_level("C0OPS")) == 1
     first, second = slack.top_level(CHANNEL_ID)
     assert (len(first.edits), len(second.edits), len(second.replies)) == (0, 1, 1)
-    assert second.payload["blocks"][0]["text"]["text"] == "🟢 Payment DB connections"
+    assert (
+        second.payload["blocks"][0]["text"]["text"] == "✅ Resolved: Payment DB connections"
+    )  # the header follows the state
 
 
 async def test_the_message_reference_outlives_the_notifier(slack: SlackServer) -> None:
@@ -311,9 +313,28 @@ async def test_an_incoming_webhook_gets_every_notification_as_a_new_message(slac
     assert [c.method for c in slack.calls] == ["webhook", "webhook"]
     first, second = slack.webhook_messages
     assert first["text"].startswith("⚪ [P1] Payment DB connections — Incident opened")
-    assert second["blocks"][0]["text"]["text"] == "🟢 Payment DB connections"
+    assert second["blocks"][0]["text"]["text"] == "✅ Resolved: Payment DB connections"
     assert "channel" not in first
     assert "thread_ts" not in second
+
+
+async def test_through_an_incoming_webhook_a_step_is_one_line_not_the_whole_incident_again(
+    slack: SlackServer,
+) -> None:
+    notifier = SlackNotifier(webhook_url=SecretStr(slack.webhook_url))
+    await notifier.send(note("opened"))
+    step = note(
+        "approved",
+        title="[P1] Payment DB connections — Kill idle connections approved by alice: <graphs>",
+        fields={"incident": "INC-42", "state": "remediating"},
+    )
+    await notifier.send(step)
+
+    opened, approved = slack.webhook_messages
+    assert "blocks" in opened
+    assert approved == {
+        "text": "⚪ *Approved*: Kill idle connections approved by alice: &lt;graphs&gt; · state `remediating`"
+    }
 
 
 async def test_an_incoming_webhook_error_names_slacks_code_but_not_the_url(slack: SlackServer) -> None:

@@ -471,10 +471,55 @@ def test_without_details_a_manual_steps_body_is_its_instructions(payment_runbook
     )
 
 
-def test_without_details_a_resolved_incident_is_green(payment_runbook: Runbook) -> None:
-    note = engine_note(payment_runbook, "resolved", "resolved", "Verified healthy after remediation.", "resolved")
+def test_a_resolved_incidents_header_says_resolved_even_after_a_critical_assessment(payment_runbook: Runbook) -> None:
+    details = incident_details("INC-42", payment_runbook, ASSESSMENT, console_url=None)
+    note = replace(
+        engine_note(payment_runbook, "resolved", "resolved", "Verified healthy after remediation.", "resolved"),
+        details=details,
+    )
 
-    assert incident_blocks(view_from_notification(note), kind="resolved")[0]["text"]["text"] == "🟢 Payment Db"
+    message = incident_message(view_from_notification(note), kind="resolved")
+
+    assert message["blocks"][0]["text"]["text"] == "✅ Resolved: Payment Db"
+    assert message["text"].startswith("✅ [P2] Payment Db — Resolved")
+    assert section_starting(message["blocks"], "*Diagnostics:*").endswith("🔴 Service State: critical — broken")
+
+
+@pytest.mark.parametrize(
+    ("state", "header"),
+    [
+        pytest.param("awaiting_approval", "🔴 Payment DB connections exhausted", id="open"),
+        pytest.param("escalated", "🔴 Payment DB connections exhausted", id="escalated"),
+        pytest.param("resolved", "✅ Resolved: Payment DB connections exhausted", id="resolved"),
+        pytest.param("cancelled", "⚪ Cancelled: Payment DB connections exhausted", id="cancelled"),
+        pytest.param("failed", "❌ Failed: Payment DB connections exhausted", id="failed"),
+    ],
+)
+def test_the_header_follows_the_state(state: str, header: str) -> None:
+    blocks = incident_blocks(replace(VIEW, state=state), kind="message")
+
+    assert blocks[0]["text"]["text"] == header
+    assert fallback_text(replace(VIEW, state=state), kind="message").startswith(header[0])
+    assert_slack_takes(blocks)
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome", "line"),
+    [
+        pytest.param("approved", "", "🔴 *Approved*: Fix It, by alice: graphs", id="approved"),
+        pytest.param("rejected", "", "🔴 *Rejected*: Fix It, by alice: graphs", id="rejected"),
+        pytest.param("action_started", "", "🔴 *Action started*: Fix It, by alice: graphs", id="started"),
+        pytest.param("action_finished", "healthy", "🟢 *Action finished*: Fix It, by alice: graphs", id="ok"),
+        pytest.param("action_finished", "critical", "🔴 *Action finished*: Fix It, by alice: graphs", id="bad"),
+        pytest.param("verification", "healthy", "🟢 *Verification*: Fix It, by alice: graphs", id="verified"),
+        pytest.param("escalation_sent", "", "🔴 *Escalated*: Fix It, by alice: graphs", id="escalation"),
+    ],
+)
+def test_a_steps_thread_line_names_the_step_and_shows_how_it_went(kind: str, outcome: str, line: str) -> None:
+    view = replace(VIEW, state="remediating", event="Fix It, by alice: graphs", outcome=outcome)
+
+    assert event_line(view, kind=kind) == f"{line} · state `remediating`"
+    assert not any(b["type"] == "actions" for b in incident_blocks(view, kind=kind))  # decided: no buttons
 
 
 def test_details_fill_the_structured_parts_and_skip_malformed_entries() -> None:

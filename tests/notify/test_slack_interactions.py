@@ -213,8 +213,21 @@ def test_other_interactions_are_not_ours(body: bytes) -> None:
         pytest.param(clicked("handrail_approve", actions="x"), "no actions list", id="actions-not-a-list"),
         pytest.param(clicked("handrail_approve", user={"name": "alice"}), "no user id", id="no-user-id"),
         pytest.param(
-            clicked("handrail_approve", response_url="http://evil.example/"), "no https response_url", id="http-url"
+            clicked("handrail_approve", response_url="http://evil.example/"),
+            "must be https://hooks.slack.com",
+            id="http",
         ),
+        pytest.param(
+            clicked("handrail_approve", response_url="https://hooks.slack.com.evil.example/actions/1"),
+            "must be https://hooks.slack.com",
+            id="lookalike-host",
+        ),
+        pytest.param(
+            clicked("handrail_approve", response_url="http://127.0.0.1:8080/admin"),
+            "must be https://hooks.slack.com",
+            id="internal-host",
+        ),
+        pytest.param(clicked("handrail_approve", response_url=""), "response_url", id="no-url"),
         pytest.param(
             clicked("handrail_approve", actions=[{"action_id": "handrail_approve", "value": "INC-42"}]),
             "value is not JSON",
@@ -304,6 +317,9 @@ def test_the_verb_and_arguments_of_any_text(text: str, verb: str, args: str) -> 
         pytest.param({"user_id": ""}, "'user_id' is missing", id="empty-user"),
         pytest.param({"channel_id": "<absent>"}, "'channel_id' is missing", id="no-channel"),
         pytest.param({"response_url": "<absent>"}, "'response_url' is missing", id="no-response-url"),
+        pytest.param(
+            {"response_url": "https://metadata.internal/latest"}, "must be https://hooks.slack.com", id="foreign-url"
+        ),
     ],
 )
 def test_a_malformed_slash_command_is_a_clear_value_error(changes: dict[str, str], message: str) -> None:

@@ -11,13 +11,19 @@
   `message_not_found`, `no_text`, `msg_too_long`, `invalid_blocks`, `invalid_json`).
 - `POST /services/T000/B000/<secret>` is an incoming webhook: `ok` (text/plain), or HTTP 400
   `invalid_blocks` / `no_text` / `invalid_payload`, 404 `no_service` for any other path.
+- `POST /actions/...` and `/commands/...` are response URLs (what a click or a slash command
+  carries): a JSON message with `text` or `blocks`, `response_type` `ephemeral` or `in_channel`,
+  and only the documented keys (`replace_original`, `delete_original`, `thread_ts`, `mrkdwn`), else
+  HTTP 400 with the problem. Handrail posts only to `https://hooks.slack.com`; `HooksTransport`
+  routes that host here.
 
 Blocks are checked structurally (`block_problems`): the block types header, section, context,
 actions and divider; text objects `plain_text` / `mrkdwn`; the documented limits (50 blocks, header
 150, section text 3000, field 2000, button text 75, `value` 2000, `action_id` 255 and unique).
 
-Tests read `calls` (everything, in order) and `messages` (what is in each channel now), and can
-make the next answers fail (`fail_next`) or be rate-limited (`rate_limit_next`).
+Tests read `calls` (everything, in order), `messages` (what is in each channel now) and
+`responses` (what reached a response URL), and can make the next answers fail (`fail_next`) or be
+rate-limited (`rate_limit_next`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,20 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs
 
-__all__ = ["WEBHOOK_PATH", "SlackCall", "SlackMessage", "SlackServer", "block_problems"]
+import httpx
+
+from handrail.api.state import ApiState
+from handrail.notify.slack_replies import SlackReplies
+
+__all__ = [
+    "WEBHOOK_PATH",
+    "HooksTransport",
+    "SlackCall",
+    "SlackMessage",
+    "SlackServer",
+    "answer_slack_through",
+    "block_problems",
+]
 
 _THREAD_PREFIX = "handrail-test-server-slack"
 """Starts like tests/support/servers.py's names, so `server_threads()` sees these threads too."""
@@ -43,6 +62,10 @@ _MAX_TEXT = 40_000
 """`text` beyond this is `msg_too_long` (https://api.slack.com/methods/chat.postMessage#truncating)."""
 WEBHOOK_PATH = "/services/T000/B000/hook-s3cret-path"
 """The incoming webhook's path; its last part is the secret a notifier must never show."""
+_RESPONSE_PATHS = ("/actions/", "/commands/")
+_RESPONSE_KEYS = frozenset(
+    {"text", "blocks", "response_type", "replace_original", "delete_original", "thread_ts", "mrkdwn"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +80,9 @@ class SlackCall:
 
     @property
     def method(self) -> str:
-        """The Web API method (`chat.update`), or `webhook`."""
+        """The Web API method (`chat.update`), `response_url`, or `webhook`."""
+        if self.path.startswith(_RESPONSE_PATHS):
+            return "response_url"
         return self.path.removeprefix("/api/") if self.path.startswith("/api/") else "webhook"
 
     @property
@@ -87,6 +112,8 @@ class SlackServer:
         self.messages: dict[tuple[str, str], SlackMessage] = {}
         """(channel id, ts) → the message; thread replies are here too."""
         self.webhook_messages: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []
+        """What reached a response URL, in order."""
         self._calls: list[SlackCall] = []
         self._failures: list[tuple[int, str, dict[str, str]]] = []
         self._next_ts = 1_714_564_800_000_100
@@ -150,6 +177,8 @@ class SlackServer:
                 answer: Any = error if path == WEBHOOK_PATH else {"ok": False, "error": error}
             elif path == WEBHOOK_PATH:
                 status, answer, extra = *self._webhook(payload), {}
+            elif path.startswith(_RESPONSE_PATHS):
+                status, answer, extra = *self._response(headers, payload), {}
             elif path.startswith("/api/"):
                 status, answer, extra = 200, self._api(path.removeprefix("/api/"), headers, payload), {}
             else:
@@ -204,6 +233,23 @@ class SlackServer:
         self.webhook_messages.append(payload)
         return 200, "ok"
 
+    def _response(self, headers: Mapping[str, str], payload: dict[str, Any] | None) -> tuple[int, Any]:
+        if not _header(headers, "content-type").startswith("application/json") or payload is None:
+            return 400, {"ok": False, "error": "invalid_payload"}
+        unknown = sorted(set(payload) - _RESPONSE_KEYS)
+        if unknown:
+            return 400, {"ok": False, "error": f"unknown keys {unknown}"}
+        if payload.get("response_type", "ephemeral") not in ("ephemeral", "in_channel"):
+            return 400, {"ok": False, "error": "invalid response_type"}
+        flags = [payload.get(k) for k in ("replace_original", "delete_original") if k in payload]
+        if not all(isinstance(flag, bool) for flag in flags):
+            return 400, {"ok": False, "error": "replace_original and delete_original are booleans"}
+        problem = None if payload.get("delete_original") else _message_problem(payload)
+        if problem:
+            return 400, {"ok": False, "error": problem}
+        self.responses.append(payload)
+        return 200, {"ok": True}
+
     def _channel_id(self, channel: object, *, by_name: bool) -> str | None:
         if not isinstance(channel, str):
             return None
@@ -211,6 +257,38 @@ class SlackServer:
             return channel
         # chat.update takes only ids (https://github.com/slackapi/python-slack-sdk/issues/1495)
         return self.channels.get(channel.removeprefix("#")) if by_name and channel.startswith("#") else None
+
+
+class HooksTransport(httpx.AsyncBaseTransport):
+    """Carries requests for `https://hooks.slack.com/...` to a local server instead; refuses any other host.
+
+    What a test hands `SlackReplies`: Handrail still checks and sends Slack's URL, and only the
+    last step, the connection, goes to 127.0.0.1.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        self._base = httpx.URL(base_url)
+        self._inner = httpx.AsyncHTTPTransport()
+        self.urls: list[str] = []
+        """Every URL asked for, as Handrail asked for it."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        if request.url.scheme != "https" or request.url.host != "hooks.slack.com":
+            raise httpx.ConnectError(f"the test transport carries only https://hooks.slack.com, not {request.url}")
+        local = request.url.copy_with(scheme=self._base.scheme, host=self._base.host, port=self._base.port)
+        forwarded = httpx.Request(request.method, local, headers=request.headers, content=await request.aread())
+        return await self._inner.handle_async_request(forwarded)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def answer_slack_through(state: ApiState, base_url: str) -> HooksTransport:
+    """Make the app of `state` reach Slack's response URLs (https://hooks.slack.com/...) at `base_url`."""
+    transport = HooksTransport(base_url)
+    state.slack_replies = SlackReplies(timeout=5, transport=transport)
+    return transport
 
 
 class _Handler(BaseHTTPRequestHandler):

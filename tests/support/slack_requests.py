@@ -25,12 +25,19 @@ def signed(body: bytes, *, secret: str = SECRET, age: float = 0) -> dict[str, st
     }
 
 
-def click(incident_id: str, remediation: str, user: str, action: str = "handrail_approve") -> bytes:
+def click(
+    incident_id: str,
+    remediation: str,
+    user: str,
+    action: str = "handrail_approve",
+    *,
+    response_url: str = "https://hooks.slack.com/actions/T0/1/x",
+) -> bytes:
     """The body of a click on an approval message's button by Slack user `user`."""
     payload = {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower()},
-        "response_url": "https://hooks.slack.com/actions/T0/1/x",
+        "response_url": response_url,
         "actions": [
             {
                 "action_id": action,

@@ -3,15 +3,21 @@
 Every request is verified with the app's signing secret (v0 HMAC over the raw body, five-minute
 replay window) before anything is parsed. The Slack user must map (`notifiers.slack.users`) to a
 Handrail identity whose token role allows the decision; four-eyes is `IncidentService.decide`'s, as everywhere.
+
+A click is acknowledged at once and answered through its `response_url` (an ephemeral message to
+the person who clicked; `notify/slack_replies.py` posts only to Slack's hooks host); the
+acknowledgement carries the same text. The channel hears the decision from the engine, in the
+incident's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 
 from handrail.api.auth import Identity
@@ -19,7 +25,7 @@ from handrail.api.deps import state_of
 from handrail.api.errors import ApiError
 from handrail.api.state import ApiState
 from handrail.engine import assess
-from handrail.errors import CatalogError, IncidentError
+from handrail.errors import CatalogError, IncidentError, NotifyError
 from handrail.notify.slack_blocks import DiagnosticLine, assessment_text, escape_mrkdwn
 from handrail.notify.slack_interactions import (
     SlackSignatureError,
@@ -28,8 +34,11 @@ from handrail.notify.slack_interactions import (
     parse_slash_command,
     verify_slack_signature,
 )
+from handrail.notify.slack_replies import ephemeral
 
 __all__ = ["router"]
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/slack")
 _background: set[asyncio.Task[None]] = set()
@@ -70,7 +79,27 @@ def _identity(state: ApiState, user_id: str) -> Identity | None:
 
 def _reply(text: str) -> dict[str, Any]:
     """An ephemeral answer; `text` is mrkdwn, so every outside value in it went through `escape_mrkdwn`."""
-    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+    return ephemeral(text)
+
+
+def _later(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` after the answer has gone: Slack waits three seconds for an acknowledgement, no more."""
+    task = asyncio.create_task(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _respond(state: ApiState, response_url: str, message: dict[str, Any]) -> None:
+    try:
+        await state.slack_replies.send(response_url, message)
+    except NotifyError as exc:  # the person sees no reply; the decision itself is recorded either way
+        logger.warning("%s", exc)
+
+
+def _answer_click(state: ApiState, response_url: str, text: str) -> dict[str, Any]:
+    """Answer a click: ephemerally through its `response_url`, and in the acknowledgement."""
+    _later(_respond(state, response_url, _reply(text)))
+    return _reply(text)
 
 
 def _mention(user_id: str) -> str:
@@ -88,17 +117,19 @@ async def interactions(request: Request) -> dict[str, Any]:
     if decision is None:
         return {}
     state = state_of(request)
+    url = decision.response_url
     identity = _identity(state, decision.user_id)
     if identity is None or not identity.may("approver"):
-        return _reply(f"{_mention(decision.user_id)} is not mapped to a Handrail approver; nothing was recorded.")
+        refused = f"{_mention(decision.user_id)} is not mapped to a Handrail approver; nothing was recorded."
+        return _answer_click(state, url, refused)
     try:
         await state.service.decide(
             decision.incident_id, decision.remediation_id, decision.kind, actor=identity.name, reason="via Slack"
         )
     except IncidentError as exc:
-        return _reply(f"Not recorded: {escape_mrkdwn(str(exc))}")
+        return _answer_click(state, url, f"Not recorded: {escape_mrkdwn(str(exc))}")
     done = f"{decision.remediation_id} {decision.kind}d by {identity.name} on {decision.incident_id}."
-    return _reply(escape_mrkdwn(done))
+    return _answer_click(state, url, escape_mrkdwn(done))
 
 
 @router.post("/commands")
@@ -126,9 +157,7 @@ async def commands(request: Request) -> dict[str, Any]:
             return _reply(escape_mrkdwn(f"{'Opened' if opened else 'Joined'} {record.id} for {runbook.id}."))
         if verb == "run" and args and identity.may("responder"):
             runbook = state.catalog.catalog.get(args[0])
-            task = asyncio.create_task(_run_and_answer(state, runbook.id, command.response_url))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+            _later(_run_and_answer(state, runbook.id, command.response_url))
             return _reply(f"Running the diagnostics of {escape_mrkdwn(runbook.id)}; the result follows here.")
     except CatalogError as exc:
         return _reply(escape_mrkdwn(exc.public))  # Slack is outside: no server paths
@@ -142,5 +171,4 @@ async def _run_and_answer(state: ApiState, runbook_id: str, response_url: str) -
     result = await assess(runbook, probes=state.probes, deadline=state.settings.assessment_deadline)
     diagnostics = [DiagnosticLine(r.name, r.status.value, r.message) for r in result.results]
     text = assessment_text(runbook.name, result.overall_severity.value, diagnostics, result.recommended_actions)
-    async with httpx.AsyncClient(timeout=10) as client:
-        await client.post(response_url, json={"response_type": "ephemeral", "text": text})
+    await _respond(state, response_url, {"response_type": "ephemeral", "text": text})

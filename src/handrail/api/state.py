@@ -15,6 +15,7 @@ from handrail.catalog import Catalog, broken_summary
 from handrail.diagnostics.base import Probe
 from handrail.engine.service import IncidentService
 from handrail.lint import LintResult, Policy
+from handrail.notify.slack_replies import SlackReplies
 from handrail.runbook.model import Runbook
 from handrail.settings import Settings
 
@@ -112,3 +113,5 @@ class ApiState:
     catalog: CatalogHolder
     tokens: TokenRegistry
     probes: dict[str, Probe[Any]] = field(default_factory=dict)
+    slack_replies: SlackReplies = field(default_factory=SlackReplies)
+    """Answers to Slack's response URLs (only ever https://hooks.slack.com; tests hand it a transport)."""

@@ -23,8 +23,8 @@ from dbos import DBOS, SetWorkflowID
 from handrail.actions import ACTION_PARAMS
 from handrail.actions.base import ActionContext, ActionOutcome
 from handrail.engine.assessment import assess
-from handrail.engine.messages import approval_text, evidence
-from handrail.engine.notifications import Notes, record
+from handrail.engine.messages import approval_text, decided, evidence
+from handrail.engine.notifications import APPROVAL_WAIT, Notes, record
 from handrail.engine.plan import StepKind, step_kind
 from handrail.engine.runtime import current, off_loop
 from handrail.errors import ActionError
@@ -103,7 +103,7 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
     if kind is StepKind.ESCALATE:
         targets = [t for t in (primary, runbook.escalation.secondary) if t]
         body = f"{remediation.name}: {remediation.description}\n\n{evidence(await _assessment(incident_id))}"
-        for target in targets:
+        for target in targets:  # the primary among them: its thread hears the page as it is
             await notes.send("escalated", target, remediation.name, body, state="escalated")
         await _mark_escalated(incident_id, f"{remediation.name}: paged {', '.join(targets)}")
         return "skipped"
@@ -124,9 +124,12 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
         decision = await inbox.wait(remediation.id, ("done", "skip"), None)
         if decision is None:
             return "closed"
-        return "performed" if decision["kind"] == "done" else "skipped"
+        done = decision["kind"] == "done"
+        await notes.follow("done" if done else "skipped", decided(remediation.name, decision), state="remediating")
+        return "performed" if done else "skipped"
+    approval: dict[str, Any] | None = None
     if kind is StepKind.APPROVAL:
-        waiting = f"approval: {remediation.id}"
+        waiting = f"{APPROVAL_WAIT}{remediation.id}"
         if not await _transition(
             incident_id, IncidentState.AWAITING_APPROVAL, f"{remediation.name} waits for approval", waiting_for=waiting
         ):
@@ -151,20 +154,37 @@ async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediatio
         if decision is None or decision == "timeout":
             return "closed"
         if decision["kind"] == "reject":
+            # no longer waiting: the plan goes on (the next remediation, or people)
+            if not await _transition(incident_id, IncidentState.REMEDIATING, f"{remediation.name} was rejected"):
+                return "closed"
+            await notes.follow("rejected", decided(remediation.name, decision), state="remediating")
             return "skipped"
+        approval = decision
         approved_by = f"{decision['actor']}" + (f" ({decision['reason']})" if decision.get("reason") else "")
     else:
         approved_by = "automatic: the runbook does not require approval"
     if not await _transition(incident_id, IncidentState.REMEDIATING, f"running {remediation.name}"):
         return "closed"
-    status = await _run_action(incident_id, remediation.id, 1, approved_by)
+    if approval is not None:
+        await notes.follow("approved", decided(remediation.name, approval), state="remediating")
+    why = approved_by if approval is None else f"approved by {approved_by}"
+    await notes.follow("action_started", f"starting {remediation.name}", why, state="remediating")
+    ran = await _run_action(incident_id, remediation.id, 1, approved_by)
+    status = ActionStatus(ran["status"])
+    await notes.follow(
+        "action_finished",
+        f"{remediation.name}: {status.value.replace('_', ' ')}",
+        ran["message"],
+        state="remediating",
+        outcome=_ACTION_OUTCOME.get(status, "unknown"),
+    )
     if status in (ActionStatus.SUCCEEDED, ActionStatus.DRY_RUN):
         return "performed"
     if status == ActionStatus.BLOCKED:
         await _escalate(incident_id, f"{remediation.name} was blocked by a safety rail; people take over", notes)
         return "stop"
     if status == ActionStatus.OUTCOME_UNKNOWN:
-        healthy = await _check(incident_id, [d.id for d in runbook.diagnostics])
+        healthy = (await _check(incident_id, [d.id for d in runbook.diagnostics]))["healthy"]
         state = "healthy" if healthy else "not healthy"
         await _escalate(
             incident_id,
@@ -192,7 +212,16 @@ async def _verify_and_close(
     ):
         return "closed"
     await DBOS.sleep_async(after)
-    if await _check(incident_id, diagnostics):
+    check = await _check(incident_id, diagnostics)
+    verdict = "verified healthy" if check["healthy"] else "still not healthy"
+    await notes.follow(
+        "verification",
+        f"{verdict}: {', '.join(check['names'])}",
+        check["text"],
+        state="verifying",
+        outcome="healthy" if check["healthy"] else "critical",
+    )
+    if check["healthy"]:
         if await _transition(incident_id, IncidentState.RESOLVED, "verified healthy after remediation"):
             for target in notes.all_targets():
                 await notes.send(
@@ -352,8 +381,8 @@ def _diagnostics_in(condition: str) -> list[str]:
 
 
 @DBOS.step(name="handrail.check")
-async def _check(incident_id: str, diagnostic_ids: list[str]) -> bool:
-    """Run these diagnostics again; True when every one reads healthy."""
+async def _check(incident_id: str, diagnostic_ids: list[str]) -> dict[str, Any]:
+    """Run these diagnostics again: `healthy` when every one reads healthy, their `names`, one line each (`text`)."""
     runtime = current()
     record = await off_loop(runtime.store.get, incident_id)
     assert record is not None
@@ -378,7 +407,7 @@ async def _check(incident_id: str, diagnostic_ids: list[str]) -> bool:
         f"verification: {verdict}\n" + "\n".join(lines),
         data={"results": [r.to_dict() for r in result.results], "healthy": healthy},
     )
-    return healthy
+    return {"healthy": healthy, "names": [r.name for r in result.results], "text": "\n".join(lines)}
 
 
 def _action_setup(incident_id: str, remediation_id: str, attempt: int) -> tuple[Any, Any, ActionContext, str]:
@@ -430,11 +459,15 @@ class _Claimed:
 
 
 @DBOS.step(name="handrail.run_action")
-async def _run_action(incident_id: str, remediation_id: str, attempt: int, approved_by: str) -> ActionStatus:
-    """Run an action at most once: intent first, then the rails and the claim, then execute, then the outcome."""
+async def _run_action(incident_id: str, remediation_id: str, attempt: int, approved_by: str) -> dict[str, str]:
+    """Run an action at most once: intent first, then the rails and the claim, then execute, then the outcome.
+
+    Returns the run's `status` and `message`, as the store has them.
+    """
     claimed = await off_loop(_claim_action, incident_id, remediation_id, attempt, approved_by)
     if isinstance(claimed, ActionStatus):
-        return claimed
+        run = await off_loop(current().store.action_run, f"{incident_id}:{remediation_id}:{attempt}")
+        return {"status": claimed.value, "message": run.message or ""}
     action, params, context, action_type = claimed.action, claimed.params, claimed.context, claimed.action_type
     try:
         outcome = await action.execute(params, context)
@@ -448,7 +481,7 @@ async def _run_action(incident_id: str, remediation_id: str, attempt: int, appro
     data = {"key": key, "status": status.value, "output": outcome.output[:4096]}
     event: Event = ("action", f"{remediation_id}: {status.value} — {outcome.message}", data)
     await off_loop(current().store.finish_action, key, status, outcome.message, outcome.output, event=event)
-    return status
+    return {"status": status.value, "message": outcome.message}
 
 
 def _claim_action(incident_id: str, remediation_id: str, attempt: int, approved_by: str) -> _Claimed | ActionStatus:
@@ -570,17 +603,15 @@ async def _mark_escalated(incident_id: str, reason: str) -> bool:
 
 
 async def _escalate(incident_id: str, reason: str, notes: Notes) -> None:
-    """The incident goes to people: state `escalated`, and every escalation target is told."""
+    """The incident goes to people: state `escalated`; every escalation target is told, and the primary's thread."""
     if await _escalate_state(incident_id, reason):
         body = f"{reason}\n\n{evidence(await _assessment(incident_id))}"
-        for target in notes.escalation_targets():
-            await notes.send("escalated", target, "escalated", body, state="escalated")
+        await notes.escalate("escalated", body, state="escalated")
 
 
 async def _escalate_flag(incident_id: str, reason: str, notes: Notes, approval: str | None = None) -> None:
     if await _mark_escalated(incident_id, reason):
-        for target in notes.escalation_targets():
-            await notes.send("escalated", target, "escalated", reason, state="awaiting_approval", approval=approval)
+        await notes.escalate("escalated", reason, state="awaiting_approval", approval=approval)
 
 
 # -- the alert resolved -------------------------------------------------------------------------
@@ -596,13 +627,16 @@ async def alert_resolved(incident_id: str) -> bool:
     if details is None:
         return False
     runbook = Runbook.model_validate(details["runbook"])
-    if not await _check(incident_id, [d.id for d in runbook.diagnostics]):
-        await record(incident_id, "alert", "the alert resolved but the diagnostics are not healthy; staying open")
+    notes = Notes(incident_id, runbook, prefix="alert")
+    check = await _check(incident_id, [d.id for d in runbook.diagnostics])
+    if not check["healthy"]:
+        staying = "the alert resolved but the diagnostics are not healthy; staying open"
+        await record(incident_id, "alert", staying)
+        await notes.follow("verification", staying, check["text"], state=details["state"], outcome="critical")
         return False
     if not await _transition(incident_id, IncidentState.RESOLVED, "the alert resolved and verification is healthy"):
         return False
     await _cancel_plan(incident_id)
-    notes = Notes(incident_id, runbook, prefix="alert")
     for target in notes.all_targets():
         await notes.send("resolved", target, "resolved", "The alert resolved; verified healthy.", state="resolved")
     return True
@@ -613,7 +647,7 @@ async def _unacknowledged_or_open(incident_id: str) -> dict[str, Any] | None:
     record = await off_loop(current().store.get, incident_id)
     if record is None or not record.is_open:
         return None
-    return {"runbook": dict(record.runbook)}
+    return {"runbook": dict(record.runbook), "state": record.state.value}
 
 
 @DBOS.step(name="handrail.cancel_plan")
@@ -643,9 +677,8 @@ async def escalation_timer(incident_id: str, minutes: float) -> bool:
     if not await _mark_escalated(incident_id, reason):
         return False
     notes = Notes(incident_id, runbook, prefix="timer")
-    target = runbook.escalation.secondary or runbook.escalation.primary
     body = f"{reason}.\n\n{evidence(details.get('assessment'))}"
-    await notes.send("escalated", target, reason, body, state=details["state"])
+    await notes.escalate(reason, body, state=details["state"])
     return True
 
 
@@ -655,6 +688,15 @@ async def _unacknowledged(incident_id: str) -> dict[str, Any] | None:
     if record is None or not record.is_open or record.acknowledged_at is not None:
         return None
     return {"runbook": dict(record.runbook), "assessment": record.assessment, "state": record.state.value}
+
+
+_ACTION_OUTCOME = {
+    ActionStatus.SUCCEEDED: "healthy",
+    ActionStatus.DRY_RUN: "healthy",
+    ActionStatus.FAILED: "critical",
+    ActionStatus.BLOCKED: "warning",
+}
+"""How an action's end reads beside its status (a notifier's colour); anything else is `unknown`."""
 
 
 def _opened_text(loaded: Mapping[str, Any]) -> str:

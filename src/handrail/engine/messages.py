@@ -8,7 +8,15 @@ from typing import Any
 from handrail.notify.base import Notification
 from handrail.runbook.model import Remediation, Runbook
 
-__all__ = ["approval_text", "evidence", "incident_details", "notification"]
+__all__ = ["DECISIONS", "approval_text", "decided", "evidence", "incident_details", "notification"]
+
+DECISIONS: Mapping[str, str] = {
+    "approve": "approved",
+    "reject": "rejected",
+    "done": "marked done",
+    "skip": "skipped",
+}
+"""What a person may say to a waiting remediation, and how the timeline and the channel put it."""
 
 _STATUS_MARK = {"healthy": "ok", "warning": "WARN", "critical": "CRIT", "unknown": "??", "error": "ERR"}
 
@@ -88,6 +96,12 @@ def notification(
         dedup_key=f"{incident_id}:{sequence}:{kind}",
         details=dict(details or {}),
     )
+
+
+def decided(name: str, decision: Mapping[str, Any]) -> str:
+    """`Fix It approved by alice: checked the graphs`: who decided what about `name`, and why."""
+    reason = str(decision.get("reason") or "")
+    return f"{name} {DECISIONS[decision['kind']]} by {decision['actor']}" + (f": {reason}" if reason else "")
 
 
 def approval_text(remediation: Remediation, description: str) -> str:

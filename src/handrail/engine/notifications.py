@@ -2,6 +2,11 @@
 
 `Notes` numbers an incident's notifications (so a replayed workflow starts the same delivery
 jobs, which DBOS then recognises by id) and hands each to every notifier that accepts its target.
+Besides the news for the escalation targets (opened, an approval needed, escalated, resolved),
+every step a person wants to see follows in the primary target, the incident's own channel
+(`follow`): a decision with who and why, an action's start and end, a verification, an
+escalation sent elsewhere. A Slack channel shows each as an update of the incident's message
+and a reply in its thread (notify/slack.py).
 `deliver_notification` waits for the earlier jobs to the same target through the same notifier,
 then retries with backoff and writes a final failure to the timeline; it never blocks the
 incident. `announce` tells every escalation target what a person did.
@@ -19,9 +24,11 @@ from handrail.engine.runtime import current, off_loop
 from handrail.errors import NotifyError
 from handrail.notify.base import Notification
 from handrail.runbook.model import Runbook
+from handrail.store import IncidentState
 
 __all__ = [
     "ANNOUNCE_WORKFLOW",
+    "APPROVAL_WAIT",
     "DELIVER_WORKFLOW",
     "NOTIFY_ATTEMPTS",
     "ORDER_WAIT_SECONDS",
@@ -36,6 +43,8 @@ NOTIFY_ATTEMPTS = 10
 ORDER_WAIT_SECONDS = 20 * 60
 """The longest a notification waits for earlier ones to its target (their retries end sooner than this)."""
 _ORDER_PAUSE_MAX = 5.0
+APPROVAL_WAIT = "approval: "
+"""How an incident's `waiting_for` starts while a remediation waits for approval (then its id)."""
 
 
 @DBOS.step(name="handrail.record")
@@ -60,6 +69,27 @@ class Notes:
         targets = [self.runbook.escalation.primary, self.runbook.escalation.secondary]
         return [t for i, t in enumerate(targets) if t and t not in targets[:i]]
 
+    async def follow(self, kind: str, headline: str, body: str = "", *, state: str, outcome: str = "") -> None:
+        """A step of the incident, for its primary target (the channel whose message follows the incident).
+
+        `outcome` (`healthy`, `critical`, ...) is how the step went, when it has one: a notifier may show it.
+        """
+        await self.send(kind, self.runbook.escalation.primary, headline, body, state=state, outcome=outcome)
+
+    async def escalate(self, headline: str, body: str, *, state: str, approval: str | None = None) -> None:
+        """Page the escalation targets; the primary target hears of it too (`escalation_sent`) when it is not one.
+
+        The primary hears a kind of its own so that no pager there is triggered a second time.
+        """
+        targets = self.escalation_targets()
+        for target in targets:
+            await self.send("escalated", target, headline, body, state=state, approval=approval)
+        primary = self.runbook.escalation.primary
+        if primary not in targets:
+            reason = body.split("\n", 1)[0].strip() or headline
+            echo = f"{reason} (sent to {', '.join(targets)})"
+            await self.send("escalation_sent", primary, headline, echo, state=state, approval=approval)
+
     async def send(
         self,
         kind: str,
@@ -70,9 +100,12 @@ class Notes:
         state: str,
         approval: str | None = None,
         instructions: str | None = None,
+        outcome: str = "",
     ) -> None:
         self.sequence += 1
         prepared = await _prepare(self.incident_id, target, approval, instructions)
+        if outcome:
+            prepared["details"]["outcome"] = outcome
         note = notification(
             kind,
             incident_id=self.incident_id,
@@ -96,6 +129,10 @@ async def _prepare(incident_id: str, target: str, approval: str | None, instruct
     record = await off_loop(runtime.store.get, incident_id)
     assert record is not None
     runbook = Runbook.model_validate(record.runbook)
+    waiting = record.waiting_for or ""
+    if approval is None and record.state is IncidentState.AWAITING_APPROVAL and waiting.startswith(APPROVAL_WAIT):
+        # whatever is said while an approval waits (an acknowledgement, an escalation) keeps its buttons
+        approval = waiting.removeprefix(APPROVAL_WAIT)
     remediation = runbook.remediation(approval) if approval else None
     details = incident_details(
         incident_id,

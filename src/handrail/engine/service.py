@@ -30,6 +30,7 @@ from dbos import DBOSClient
 
 from handrail.blocking import BlockingPool
 from handrail.engine.incident import ALERT_RESOLVED_WORKFLOW, HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
+from handrail.engine.messages import DECISIONS
 from handrail.engine.notifications import ANNOUNCE_WORKFLOW
 from handrail.errors import (
     FourEyesError,
@@ -75,13 +76,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-DECISIONS: Mapping[str, str] = {
-    "approve": "approved",
-    "reject": "rejected",
-    "done": "marked done",
-    "skip": "skipped",
-}
 
 IncidentStory = tuple[IncidentRecord, list[TimelineRecord], list[ActionRun]]
 """An incident with its timeline and action runs: what the handoff view and the report are made of."""

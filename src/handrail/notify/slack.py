@@ -2,13 +2,14 @@
 
 With a bot token (`chat:write`), the first notification about an incident in a channel posts a
 message (`chat.postMessage`); every later one updates that message in place (`chat.update`: the
-new state, the buttons gone after a decision) and adds a one-line thread reply saying what
-happened. The message's reference is kept per (incident, channel) in `MessageRefs`; a reference
-is `<channel id>:<ts>`, because `chat.update` takes only a channel's id, never its name
-(https://github.com/slackapi/python-slack-sdk/issues/1495).
+new state, the buttons gone after a decision, the header once it closed) and adds a one-line
+thread reply saying what happened: an approval or rejection and by whom, an action's start and
+end, a verification, an escalation, the resolution. The message's reference is kept per
+(incident, channel) in `MessageRefs`; a reference is `<channel id>:<ts>`, because `chat.update`
+takes only a channel's id, never its name (https://github.com/slackapi/python-slack-sdk/issues/1495).
 
 With an incoming webhook there is nothing to update or thread under: every notification is a new
-message in the webhook's own channel.
+message in the webhook's own channel, the steps in between (`STEP_KINDS`) as one line each.
 
 Errors become `NotifyError` with Slack's error code (`channel_not_found`, `ratelimited`, ...);
 the token and the webhook URL (whose path is its secret) never appear in one.
@@ -35,9 +36,20 @@ from handrail.notify.slack_blocks import event_line, incident_message, view_from
 from handrail.redaction import redact
 from handrail.runbook.model import Duration, StrictModel
 
-__all__ = ["DEFAULT_API_URL", "InMemoryMessageRefs", "MessageRefs", "SlackNotifier", "SlackNotifierConfig"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "STEP_KINDS",
+    "InMemoryMessageRefs",
+    "MessageRefs",
+    "SlackNotifier",
+    "SlackNotifierConfig",
+]
 
 DEFAULT_API_URL = "https://slack.com/api/"
+STEP_KINDS = frozenset(
+    {"approved", "rejected", "done", "skipped", "action_started", "action_finished", "verification", "escalation_sent"}
+)
+"""The steps between the news (engine/notifications.py `Notes.follow`): through a webhook, one line each."""
 _SNIPPET = 200
 _GONE = frozenset({"message_not_found", "cant_update_message"})
 """`chat.update` answers these when the message was deleted or is too old: post a new one instead."""
@@ -197,6 +209,8 @@ class SlackNotifier:
         view = view_from_notification(notification, console_url=self._console_url)
         message = incident_message(view, kind=notification.kind)
         if self._webhook is not None:
+            if notification.kind in STEP_KINDS:  # no thread to put it in: a line, not the whole incident again
+                message = {"text": event_line(view, kind=notification.kind)}
             await self._guard(self._post_webhook(self._webhook, message), "incoming webhook")
             return
         incident_id, channel = notification.incident_id, notification.target

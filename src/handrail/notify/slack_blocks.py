@@ -1,8 +1,9 @@
 """slack_blocks: an incident as a Slack Block Kit message, always within Slack's documented limits.
 
-The message (docs/slack.md shows one): a header `🔴 <runbook name>`, the key facts (severity,
-service, state, incident), what just happened, one line per diagnostic, the recommended actions,
-a manual step's instructions, an approval request with **Approve** / **Reject** buttons, and a
+The message (docs/slack.md shows one): a header that follows the state (`🔴 <runbook name>` while
+open, `✅ Resolved: <runbook name>` once resolved), the key facts (severity, service, state,
+incident), what just happened, one line per diagnostic, the recommended actions, a manual step's
+instructions, an approval request with **Approve** / **Reject** buttons while it waits, and a
 context line linking to the incident.
 
 Slack rejects a message that breaks a limit (`invalid_blocks`), and a rejected notification is
@@ -61,13 +62,24 @@ _MAX_LINE = 500
 _MAX_FALLBACK = 3000
 _EMOJI = {"critical": "🔴", "warning": "🟡", "healthy": "🟢"}
 _OTHER_EMOJI = "⚪"
+_CLOSED = {"resolved": ("✅", "Resolved"), "cancelled": ("⚪", "Cancelled"), "failed": ("❌", "Failed")}
+"""A closed incident's header says how it ended, whatever the first assessment found."""
 _LABELS = {
     "opened": "Incident opened",
     "escalated": "Escalated",
+    "escalation_sent": "Escalated",
     "approval_needed": "Approval needed",
+    "approved": "Approved",
+    "rejected": "Rejected",
     "action_needed": "Action needed",
-    "action": "Action",
+    "done": "Done",
+    "skipped": "Skipped",
+    "action_started": "Action started",
+    "action_finished": "Action finished",
+    "verification": "Verification",
+    "acknowledged": "Acknowledged",
     "resolved": "Resolved",
+    "cancelled": "Cancelled",
     "message": "Message",
 }
 _SEVERITY_PREFIX = re.compile(r"^\[P[1-4]\]\s*")
@@ -127,6 +139,8 @@ class IncidentView:
     """What just happened, one line (`approve Restart pods?`)."""
     text: str = ""
     """The notification's body, shown under the event."""
+    outcome: str = ""
+    """How the step went, when it has a status of its own (`healthy` for an action that succeeded)."""
 
 
 def incident_message(view: IncidentView, *, kind: str) -> dict[str, Any]:
@@ -146,7 +160,7 @@ def incident_blocks(view: IncidentView, *, kind: str) -> list[dict[str, Any]]:
         At most 50 blocks: header, facts, event, diagnostics, actions, instructions, approval, context.
     """
     url = _safe_url(view.url) if view.url else None
-    head: list[dict[str, Any]] = [_header(f"{_emoji(view.overall)} {view.title or 'Incident'}")]
+    head: list[dict[str, Any]] = [_header(_headline(view))]
     facts = [
         f"*{label}:* {escape_mrkdwn(value)}"
         for label, value in (
@@ -176,7 +190,7 @@ def incident_blocks(view: IncidentView, *, kind: str) -> list[dict[str, Any]]:
 
 def fallback_text(view: IncidentView, *, kind: str) -> str:
     """The message's top-level `text`: what notifications and screen readers show, one line."""
-    parts = [f"{_emoji(view.overall)} "]
+    parts = [f"{_state_emoji(view)} "]
     if view.severity:
         parts.append(f"[{escape_mrkdwn(view.severity)}] ")
     parts.append(escape_mrkdwn(view.title or "Incident"))
@@ -196,7 +210,8 @@ def event_line(view: IncidentView, *, kind: str) -> str:
     if kind == "message" and view.text.strip():
         return _fit(escape_mrkdwn(view.text.strip()), MAX_SECTION_TEXT, url)
     phrase = _event_phrase(view, kind)
-    line = f"{_emoji(view.overall)} *{escape_mrkdwn(_label(kind))}*" + (f": {escape_mrkdwn(phrase)}" if phrase else "")
+    emoji = _emoji(view.outcome) if view.outcome else _state_emoji(view)
+    line = f"{emoji} *{escape_mrkdwn(_label(kind))}*" + (f": {escape_mrkdwn(phrase)}" if phrase else "")
     if view.state:
         line += f" · state `{escape_mrkdwn(view.state)}`"
     return _fit(_one_line(line), MAX_SECTION_TEXT, url)
@@ -254,6 +269,7 @@ def view_from_notification(notification: Notification, *, console_url: str | Non
         approval=_approval_request(details.get("approval")),
         event=event,
         text=text,
+        outcome=_str(details.get("outcome")),
     )
 
 
@@ -395,6 +411,19 @@ def _context(view: IncidentView, kind: str, url: str | None) -> dict[str, Any]:
 
 def _emoji(status: str) -> str:
     return _EMOJI.get(status, _OTHER_EMOJI)
+
+
+def _state_emoji(view: IncidentView) -> str:
+    """How a closed incident ended, else the overall severity of its diagnostics."""
+    closed = _CLOSED.get(view.state)
+    return closed[0] if closed else _emoji(view.overall)
+
+
+def _headline(view: IncidentView) -> str:
+    """The header: `🔴 <name>` while the incident is open, `✅ Resolved: <name>` (and so on) once it closed."""
+    title = view.title or "Incident"
+    closed = _CLOSED.get(view.state)
+    return f"{closed[0]} {closed[1]}: {title}" if closed else f"{_emoji(view.overall)} {title}"
 
 
 def _label(kind: str) -> str:

@@ -4,7 +4,8 @@ The web layer verifies every request first (`verify_slack_signature`, Slack's v0
 https://api.slack.com/authentication/verifying-requests-from-slack), then reads it:
 `parse_interaction` for the Approve / Reject buttons of an approval message (a `block_actions`
 payload), `parse_slash_command` for `/handrail run|trigger|status ...`. Both take the raw form
-body, the exact bytes that were signed. Nothing here touches the network or the store.
+body, the exact bytes that were signed, and refuse a `response_url` that is not Slack's
+(slack_replies.py). Nothing here touches the network or the store.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs
 
 from handrail.errors import SlackSignatureError
 from handrail.notify.slack_blocks import APPROVE_ACTION_ID, REJECT_ACTION_ID
+from handrail.notify.slack_replies import check_response_url
 
 __all__ = [
     "MAX_CLOCK_SKEW",
@@ -55,7 +57,7 @@ class SlackDecision:
     """Slack's user id (`U024BE7LH`); `SlackNotifierConfig.users` maps it to a Handrail identity."""
     user_name: str
     response_url: str
-    """Where to answer (a message that replaces or follows the original), for 30 minutes."""
+    """Where to answer (a message that replaces or follows the original), for 30 minutes; always Slack's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ def parse_interaction(form_body: bytes) -> SlackDecision | None:
 
     Raises:
         ValueError: the body is not a form with a JSON `payload`, or our button's payload lacks
-            the user, the value or the response URL.
+            the user, the value or the response URL, or its response URL is not Slack's.
     """
     form = _form(form_body)
     raw = _one(form, "payload")
@@ -162,9 +164,7 @@ def parse_interaction(form_body: bytes) -> SlackDecision | None:
     user = payload.get("user")
     if not isinstance(user, dict) or not _text(user.get("id")):
         raise ValueError("block_actions payload has no user id")
-    response_url = _text(payload.get("response_url"))
-    if not response_url.startswith("https://"):
-        raise ValueError("block_actions payload has no https response_url")
+    response_url = check_response_url(_text(payload.get("response_url")))
     return SlackDecision(
         kind=_KINDS[action["action_id"]],
         incident_id=incident_id,
@@ -179,7 +179,8 @@ def parse_slash_command(form_body: bytes) -> SlashCommand:
     """The slash command in a request body (https://api.slack.com/interactivity/slash-commands).
 
     Raises:
-        ValueError: the body is not a form, or lacks `command`, `user_id`, `channel_id` or `response_url`.
+        ValueError: the body is not a form, or lacks `command`, `user_id`, `channel_id` or `response_url`,
+            or its `response_url` is not Slack's (`check_response_url`).
     """
     form = _form(form_body)
     command = _one(form, "command")
@@ -190,7 +191,7 @@ def parse_slash_command(form_body: bytes) -> SlashCommand:
         text=_one(form, "text", required=False).strip(),
         user_id=_one(form, "user_id"),
         channel_id=_one(form, "channel_id"),
-        response_url=_one(form, "response_url"),
+        response_url=check_response_url(_one(form, "response_url")),
     )
 
 
