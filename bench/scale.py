@@ -1,6 +1,7 @@
 """Benchmark scale-out on PostgreSQL: incidents completed per second with 1, 2 and 4 workers, and takeover time.
 
     .venv/bin/python bench/scale.py             # prints a Markdown report; exit 1 if an incident is lost
+    .venv/bin/python bench/scale.py --rounds 1 --no-takeover   # one round of throughput only (~3 minutes)
 
 Every run gets a fresh database on the PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres; the
 test machine's), dropped afterwards. Workers are `handrail worker` subprocesses, each with its own
@@ -366,6 +367,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     print(f"Machine: {machine_with_postgres()} — measured {datetime.now(UTC):%Y-%m-%d}.\n")
     failed = False
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else ROUNDS
+    takeover_bounds = () if "--no-takeover" in sys.argv else TAKEOVER_BOUNDS
     print(f"Throughput: {INCIDENTS} incidents, each one diagnosis, one action and one verification.\n")
     print(
         "| round | workers | wall | incidents/s | / 1 worker | steady incidents/s | / 1 worker"
@@ -373,7 +376,7 @@ def main() -> int:
         " | load at start |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for round_ in range(1, ROUNDS + 1):
+    for round_ in range(1, rounds + 1):
         rows = [throughput(n) for n in WORKERS_COUNTS]
         base = rows[0]
         for row in rows:
@@ -386,10 +389,12 @@ def main() -> int:
                 f" | {row['spread']} | {row['load']:.1f} |",
                 flush=True,
             )
+    if not takeover_bounds:
+        return 1 if failed else 0
     print("\nTakeover: two workers, worker `a` SIGKILLed while it runs incidents.\n")
     print("| takeoverAfterSeconds | incidents on `a` | kill → first takeover event | kill → all running on `b` |")
     print("| --- | --- | --- | --- |")
-    for bound in TAKEOVER_BOUNDS:
+    for bound in takeover_bounds:
         runs = [takeover(bound) for _ in range(TAKEOVER_RUNS)]
         for run in runs:
             failed |= run["twice"] > 0 or run["resumed"] is None or run["first_event"] is None
