@@ -38,6 +38,12 @@ def _demo_command() -> dict[str, click.Command]:
     return {"demo": demo}
 
 
+def _check_command() -> dict[str, click.Command]:
+    from handrail.cli.check import check
+
+    return {"check": check}
+
+
 def _test_command() -> dict[str, click.Command]:
     from handrail.cli.scenarios import runbook_tests
 
@@ -56,6 +62,7 @@ class LazyGroup(click.Group):
         "serve": _serve_command,
         "test": _test_command,
         "demo": _demo_command,
+        "check": _check_command,
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

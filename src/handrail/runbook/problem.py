@@ -90,4 +90,17 @@ CODES: dict[str, tuple[Severity, str]] = {
     "HR402": (_W, "no decision can fire when every diagnostic errors"),
     "HR403": (_W, "a status that can never be reached: an earlier one always holds first"),
     "HR404": (_W, "a field that has no effect for this type"),
+    # HR6xx: `handrail check`, the runbook against the live systems (HR65x: warnings)
+    "HR601": (_E, "a metric the query names has no series on its Prometheus"),
+    "HR602": (_E, "a label a matcher names is on no series of its metric"),
+    "HR603": (_E, "the server refuses the query (PromQL, LogQL)"),
+    "HR604": (_E, "no alerting rule loaded on Prometheus defines the trigger's alert name"),
+    "HR605": (_E, "the SQL does not plan on its database (a missing table, column or function)"),
+    "HR606": (_E, "a system the runbook needs cannot be reached"),
+    "HR607": (_E, "the runbook names a connection the settings do not define"),
+    "HR608": (_E, "a program the runbook runs is not on this machine"),
+    "HR609": (_E, "a log file the runbook reads is missing or unreadable"),
+    "HR610": (_E, "a host the runbook connects to does not resolve"),
+    "HR611": (_E, "a Kubernetes workload the runbook acts on cannot be read"),
+    "HR650": (_W, "no alerting rule of that name can give an alert labels the trigger's matchers take"),
 }
