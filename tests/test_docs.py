@@ -50,7 +50,11 @@ def produced_codes() -> set[str]:
     return {p.code for path in files for p in lint_file(path, allow=allow_list(path)).problems} | {"HR004"}
 
 
-@pytest.mark.parametrize("code", sorted(CODES))
+LIVE_CODES = {code for code in CODES if code.startswith("HR6")}
+"""`handrail check`'s codes need live systems: tests/check/ produces each one (and checks that it does)."""
+
+
+@pytest.mark.parametrize("code", sorted(set(CODES) - LIVE_CODES))
 def test_every_lint_code_has_a_fixture_that_produces_it(code: str, produced_codes: set[str]) -> None:
     assert code in produced_codes
 

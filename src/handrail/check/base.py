@@ -24,7 +24,7 @@ __all__ = [
     "KubernetesWorkload",
     "LogFile",
     "LokiQuery",
-        "Program",
+    "Program",
     "PromQuery",
     "SqlPlan",
     "Subject",
@@ -53,6 +53,8 @@ class Finding:
     """The text at `offset` (a metric name, a table), to find it again in a folded YAML scalar."""
     at: DocumentPath = ()
     """A key below the subject's place that the finding is about (`labels`, `cluster`)."""
+    system: str | None = None
+    """The system an HR606 could not reach: a file hears of each such system once."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,9 @@ class CacheChecker:
         connection = self._connections.get(subject.connection)
         if connection is None:
             return [
-                Finding("HR607", f"no cache connection '{subject.connection}' is configured (`caches:` in handrail.yaml)")
+                Finding(
+                    "HR607", f"no cache connection '{subject.connection}' is configured (`caches:` in handrail.yaml)"
+                )
             ]
         task = self._answers.get(subject.connection)
         if task is None:
@@ -97,7 +99,13 @@ class LokiChecker:
         except TemplateError as exc:
             return [Finding("HR603", f"the query cannot be rendered for {where}: {exc}")]
         now = time.time_ns()
-        params = {"query": query, "start": str(now - _WINDOW_NS), "end": str(now), "limit": "1", "direction": "backward"}
+        params = {
+            "query": query,
+            "start": str(now - _WINDOW_NS),
+            "end": str(now),
+            "limit": "1",
+            "direction": "backward",
+        }
         timeout = min(connection.timeout, _TIMEOUT)
         try:
             client = self._clients.get(subject.connection)

@@ -11,6 +11,7 @@ statement that reads what an earlier one of the script creates fails to plan: th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,9 +22,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from handrail.check.base import Finding, SqlPlan, Unreachable
 from handrail.check.subjects import PLACEHOLDER_CONTEXT
 from handrail.errors import TemplateError
+from handrail.runbook.template import render_sql, sql_skeleton
 from handrail.sql import Database, DatabaseConnection, Databases, DatabaseSetupError, bind_text, describe_error
 from handrail.sql_check import sql_statements, statement_ends
-from handrail.runbook.template import render_sql, sql_skeleton
 
 __all__ = ["DatabaseChecker"]
 
@@ -68,7 +69,7 @@ def _statements(sql: str, database: Database) -> list[tuple[int, str]]:
     skeleton = sql_skeleton(sql)
     bounds = [0, *(end + 1 for end in statement_ends(skeleton, database.kind)), len(sql)]
     found = []
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         words = sql_statements(skeleton[start:end], database.kind)
         if words and words[0][0].text.upper() in _EXPLAINABLE:
             found.append((start, sql[start:end].rstrip().removesuffix(";")))

@@ -68,7 +68,9 @@ class HostChecker:
         problem = await asyncio.shield(task)
         if problem is None:
             return []
-        return [Finding("HR610", f"host '{subject.host}' does not resolve on this machine: {problem}", token=subject.host)]
+        return [
+            Finding("HR610", f"host '{subject.host}' does not resolve on this machine: {problem}", token=subject.host)
+        ]
 
     async def aclose(self) -> None:
         self._resolved.clear()

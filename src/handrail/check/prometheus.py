@@ -9,6 +9,7 @@ alerting rules (`/api/v1/rules?type=alert`). What one connection answered is ask
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ LOOKBACK = 3600.0
 _TIMEOUT = 10.0
 _SHOWN = 300
 _RELABELLING = ("label_replace", "label_join")
+_PARSE_ERROR = re.compile(r"^(\d+):(\d+): parse error")
 T = TypeVar("T")
 
 
@@ -75,7 +77,8 @@ class PrometheusChecker:
         body = await self._get(name, "/api/v1/query", {"query": rendered})
         if body.get("status") == "error":
             error = _one_line(f"{body.get('errorType', 'error')}: {body.get('error', '')}")
-            found.append(Finding("HR603", f"{where} refuses the query: {error}"))
+            offset = _error_offset(str(body.get("error", "")), subject.query) if rendered == subject.query else 0
+            found.append(Finding("HR603", f"{where} refuses the query: {error}", offset))
         return found
 
     async def _selector(self, name: str, selector: Selector) -> list[Finding]:
@@ -182,7 +185,9 @@ class PrometheusChecker:
         async def ask() -> list[dict[str, Any]]:
             body = await self._get(name, "/api/v1/rules", {"type": "alert"})
             data = _data(body, self.where(name), dict)
-            groups = data.get("groups") if isinstance(data.get("groups"), list) else []
+            groups = data.get("groups")
+            if not isinstance(groups, list):
+                groups = []
             return [
                 rule
                 for group in groups
@@ -258,6 +263,18 @@ def _needs_label(op: str, value: str, *, templated: bool) -> bool:
     return not empty_holds
 
 
+def _error_offset(error: str, query: str) -> int:
+    """Where in the query a parse error stands (`1:28: parse error: ...`, line and column 1-based), else 0."""
+    match = _PARSE_ERROR.match(error)
+    if match is None:
+        return 0
+    line, column = int(match.group(1)), int(match.group(2))
+    lines = query.split("\n")
+    if not 1 <= line <= len(lines):
+        return 0
+    return min(sum(len(text) + 1 for text in lines[: line - 1]) + column - 1, len(query))
+
+
 def _not_configured(name: str) -> Finding:
     return Finding(
         "HR607",
@@ -272,4 +289,3 @@ def _quote(text: str) -> str:
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
-

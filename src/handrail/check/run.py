@@ -144,7 +144,7 @@ async def _ask(checkers: LiveCheckers, subject: Subject, slots: asyncio.Semaphor
         try:
             return await checkers.check(subject)
         except Unreachable as exc:
-            return [Finding("HR606", str(exc))]
+            return [Finding("HR606", str(exc), system=exc.system)]
         except Exception as exc:  # a checker's surprise is a finding about that subject, never a crash
             logger.warning("checking %s failed", type(subject).__name__, exc_info=True)
             return [Finding("HR606", f"the check could not be done: {type(exc).__name__}: {exc}")]
@@ -158,9 +158,10 @@ def _problems(
     for subject, findings in found:
         for finding in findings:
             if finding.code in _ONCE_PER_FILE:
-                if finding.message in once:
+                key = finding.system or finding.message
+                if key in once:
                     continue
-                once.add(finding.message)
+                once.add(key)
             where = _place(document, lines, subject.at, finding)
             problems.append(Problem(document.path, where, finding.code, finding.message))
     return tuple(sorted(problems, key=lambda p: (p.position.line, p.position.column, p.code)))

@@ -52,7 +52,9 @@ def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -
     settings = settings_from(ctx)
     paths = runbook_paths(settings, paths)
     results = lint_paths(paths, allow=settings.safety.allow.checker())
-    report_problems([problem for result in results for problem in result.problems], files=len(results), output=output, strict=strict)
+    report_problems(
+        [problem for result in results for problem in result.problems], files=len(results), output=output, strict=strict
+    )
 
 
 def report_problems(problems: Sequence[Problem], *, files: int, output: str, strict: bool) -> None:

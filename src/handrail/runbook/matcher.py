@@ -1,4 +1,4 @@
-"""Alert label matchers as triggers write them: `value` is exact, `=~regex` / `!~regex` match fully, `!=value` excludes."""
+"""Alert label matchers as triggers write them: `value` exact, `=~regex` / `!~regex` full matches, `!=value`."""
 
 from __future__ import annotations
 
