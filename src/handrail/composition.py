@@ -23,6 +23,7 @@ from handrail.actions.run_script import RunScriptAction
 from handrail.actions.scale_up import ScaleUpAction
 from handrail.api.auth import TokenRegistry, digest, new_token
 from handrail.api.state import ApiState, CatalogHolder
+from handrail.check import LiveCheck, LiveCheckers, create_checkers
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
 from handrail.engine.service import IncidentService
@@ -40,6 +41,7 @@ from handrail.store.tokens import SqlApiTokens
 
 __all__ = [
     "create_actions",
+    "create_live_check",
     "create_notifiers",
     "create_runtime",
     "create_worker",
@@ -103,12 +105,7 @@ def create_actions(settings: Settings, notifiers: Sequence[Notifier]) -> dict[st
     """One action per type; the worker closes them with `aclose()` when it stops."""
 
     async def send(target: str, text: str) -> None:
-        chosen = [n for n in notifiers if n.accepts(target)]
-        if not chosen:
-            raise NotifyError(f"no notifier delivers to {target}")
-        note = Notification(target=target, kind="message", title=text.splitlines()[0][:200] if text else "", text=text)
-        for notifier in chosen:
-            await notifier.send(note)
+        await _send_message(notifiers, target, text.splitlines()[0][:200] if text else "", text)
 
     return {
         "run_script": RunScriptAction(settings.databases),
@@ -118,6 +115,34 @@ def create_actions(settings: Settings, notifiers: Sequence[Notifier]) -> dict[st
         "scale_up": ScaleUpAction(settings.kubernetes),
         "rollback": RollbackAction(settings.kubernetes),
     }
+
+
+async def _send_message(notifiers: Sequence[Notifier], target: str, title: str, text: str, severity: str = "") -> None:
+    """A message (not about an incident) to every notifier that takes `target`: the `notify` action, the live check."""
+    chosen = [n for n in notifiers if n.accepts(target)]
+    if not chosen:
+        raise NotifyError(f"no notifier delivers to {target}")
+    note = Notification(target=target, kind="message", title=title, text=text, severity=severity)
+    for notifier in chosen:
+        await notifier.send(note)
+
+
+def create_live_check(settings: Settings, notifiers: Sequence[Notifier]) -> LiveCheck:
+    """`handrail serve`'s live check of the catalog (docs/check.md), telling runbooks' primaries through `notifiers`."""
+
+    def checkers() -> LiveCheckers:
+        return create_checkers(
+            prometheus=settings.prometheus,
+            loki=settings.loki,
+            databases=settings.databases,
+            caches=settings.caches,
+            kubernetes=settings.kubernetes,
+        )
+
+    async def tell(target: str, title: str, text: str, severity: str) -> None:
+        await _send_message(notifiers, target, title, text, severity)
+
+    return LiveCheck(settings.runbooks, checkers, tell)
 
 
 def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime:
@@ -164,7 +189,10 @@ def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]
             generated.append((name, token))
         tokens = TokenRegistry([*configured, *stored.all()])
     probes = create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases)
-    return ApiState(settings, service, CatalogHolder.load(settings.runbooks), tokens, probes), generated
+    live = None
+    if settings.engine.live_check_minutes > 0:
+        live = create_live_check(settings, create_notifiers(settings, service.store))
+    return ApiState(settings, service, CatalogHolder.load(settings.runbooks), tokens, probes, live), generated
 
 
 def create_worker(settings: Settings) -> Worker:

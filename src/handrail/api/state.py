@@ -12,6 +12,7 @@ from typing import Any
 
 from handrail.api.auth import TokenRegistry
 from handrail.catalog import Catalog, broken_summary
+from handrail.check import LiveCheck
 from handrail.diagnostics.base import Probe
 from handrail.engine.service import IncidentService
 from handrail.lint import LintResult
@@ -110,3 +111,5 @@ class ApiState:
     catalog: CatalogHolder
     tokens: TokenRegistry
     probes: dict[str, Probe[Any]] = field(default_factory=dict)
+    live: LiveCheck | None = None
+    """The catalog checked against the live systems (`engine.liveCheckMinutes`), when it is on."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handrail.check.base import Checker, Finding, Subject, Unreachable
+from handrail.check.live import LiveCheck
 from handrail.check.run import DEFAULT_CONCURRENCY, CheckResult, LiveCheckers, check_paths, create_checkers
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "CheckResult",
     "Checker",
     "Finding",
+    "LiveCheck",
     "LiveCheckers",
     "Subject",
     "Unreachable",

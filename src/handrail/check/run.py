@@ -41,6 +41,7 @@ from handrail.check.subjects import runbook_subjects
 from handrail.diagnostics.base import HttpConnection
 from handrail.lint import lint_paths
 from handrail.runbook.load import load_runbook_file
+from handrail.runbook.model import Runbook
 from handrail.runbook.problem import Position, Problem, Severity
 from handrail.runbook.source import Document, DocumentPath
 from handrail.sql import DatabaseConnection
@@ -65,6 +66,7 @@ class CheckResult:
     problems: tuple[Problem, ...]
     checked: bool = True
     """False when the file has lint errors (they are its problems) and was not checked against anything."""
+    runbook: Runbook | None = None
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -126,7 +128,7 @@ async def check_paths(
         subjects = runbook_subjects(loaded.runbook)
         found = await asyncio.gather(*(_ask(checkers, subject, slots) for subject in subjects))
         problems = _problems(loaded.document, lines, zip(subjects, found, strict=True))
-        return CheckResult(path, runbook_id, problems)
+        return CheckResult(path, runbook_id, problems, runbook=loaded.runbook)
 
     checked: list[asyncio.Future[CheckResult]] = []
     for result in results:

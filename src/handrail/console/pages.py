@@ -304,6 +304,7 @@ def runbooks_page(request: Request, session: Session) -> Response:
         kept=holder.kept,
         served=set(holder.catalog.runbooks),
         refused=holder.refused_alerts,
+        live=state_of(request).live,
     )
 
 
@@ -324,6 +325,7 @@ def _runbook_page(request: Request, session: ConsoleSession, runbook: Runbook, *
         tree=tree_svg(runbook),
         labels_text=extra.pop("labels_text", ""),
         result=extra.pop("result", None),
+        live=state_of(request).live,
         **extra,
     )
 
