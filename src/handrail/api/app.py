@@ -49,8 +49,10 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
             finally:
                 stop.set()
                 await watcher
-                if checking is not None:
-                    await checking
+                if checking is not None:  # a run in progress may wait on a slow system: it is not waited for
+                    checking.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await checking
                 await asyncio.gather(*(p.aclose() for p in state.probes.values()), return_exceptions=True)
 
     app = FastAPI(

@@ -2,8 +2,9 @@
 
 `LiveCheck` keeps the last findings of each runbook (the console shows them, `/metrics` counts them)
 and, when a runbook goes from clean to having errors, tells its escalation primary once: it is told
-again only after the runbook has been clean in between. What was told lives in the process: after a
-restart, a runbook that is still rotten is told once more.
+again only after the runbook has been clean in between. A process knows what it has seen: a runbook
+that is already rotten when it starts (or when its file first appears) is shown, not told, so a
+restart or a deploy never tells anyone twice.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ class LiveCheck:
     results: dict[str, CheckResult] = field(default_factory=dict)
     """The last result of each runbook that loads, by id."""
     runs: int = 0
-    _told: set[str] = field(default_factory=set)
 
     def findings(self, runbook_id: str) -> tuple[Problem, ...]:
         result = self.results.get(runbook_id)
@@ -63,23 +63,22 @@ class LiveCheck:
             results = await check_paths([self.folder], checkers) if self.folder.is_dir() else []
         finally:
             await checkers.aclose()
+        clean = {runbook_id for runbook_id, result in self.results.items() if not result.errors}
         self.results = {r.runbook_id: r for r in results if r.checked and r.runbook_id is not None}
         self.runs += 1
         for runbook_id, result in sorted(self.results.items()):
-            if not result.errors:
-                self._told.discard(runbook_id)
-                continue
-            logger.warning("runbook '%s' no longer fits its systems: %d errors", runbook_id, len(result.errors))
-            if runbook_id not in self._told and result.runbook is not None:
-                self._told.add(runbook_id)
-                await self._tell(result)
+            if result.errors:
+                logger.warning("runbook '%s' does not fit its systems: %s", runbook_id, result.errors[0])
+                if runbook_id in clean:
+                    await self._tell(result)
 
     async def _tell(self, result: CheckResult) -> None:
         runbook = result.runbook
         if self.tell is None or runbook is None:
             return
         errors = result.errors
-        title = f"Runbook '{runbook.id}' no longer fits the systems it names ({len(errors)} errors)"
+        count = f"{len(errors)} error{'' if len(errors) == 1 else 's'}"
+        title = f"Runbook '{runbook.id}' no longer fits the systems it names ({count})"
         shown = [str(problem) for problem in errors[:SHOWN_FINDINGS]]
         more = [f"… and {len(errors) - SHOWN_FINDINGS} more"] if len(errors) > SHOWN_FINDINGS else []
         text = "\n".join([title, "`handrail check` found:", *shown, *more])
