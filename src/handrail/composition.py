@@ -23,7 +23,7 @@ from handrail.actions.run_script import RunScriptAction
 from handrail.actions.scale_up import ScaleUpAction
 from handrail.api.auth import TokenRegistry, digest, new_token
 from handrail.api.state import ApiState, CatalogHolder
-from handrail.check import LiveCheck, LiveCheckers, create_checkers
+from handrail.check import LiveCheck, create_checkers
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
 from handrail.engine.service import IncidentService
@@ -130,19 +130,10 @@ async def _send_message(notifiers: Sequence[Notifier], target: str, title: str, 
 def create_live_check(settings: Settings, notifiers: Sequence[Notifier]) -> LiveCheck:
     """`handrail serve`'s live check of the catalog (docs/check.md), telling runbooks' primaries through `notifiers`."""
 
-    def checkers() -> LiveCheckers:
-        return create_checkers(
-            prometheus=settings.prometheus,
-            loki=settings.loki,
-            databases=settings.databases,
-            caches=settings.caches,
-            kubernetes=settings.kubernetes,
-        )
-
     async def tell(target: str, title: str, text: str, severity: str) -> None:
         await _send_message(notifiers, target, title, text, severity)
 
-    return LiveCheck(settings.runbooks, checkers, tell)
+    return LiveCheck(settings.runbooks, lambda: create_checkers(settings), tell)
 
 
 def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime:

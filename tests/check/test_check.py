@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 
 from handrail.check import check_paths, create_checkers
 from handrail.diagnostics.base import HttpConnection
+from handrail.settings import Settings
 from handrail.sql import DatabaseConnection
 from support.fixtures import place_of
 from support.prometheus import MetricsExporter, PrometheusServer, closed_port
@@ -244,11 +245,10 @@ def test_check_json_reports_the_catalog_and_strict_fails_on_warnings(folder: Pat
 async def test_an_unreachable_system_is_one_finding_and_the_other_checks_still_run(folder: Path, schema: str) -> None:
     with closed_port() as port:
         checkers = create_checkers(
-            prometheus={"default": HttpConnection(url=f"http://127.0.0.1:{port}")},
-            loki={},
-            databases={"main": DatabaseConnection.model_validate({"url": POSTGRES_URL})},
-            caches={},
-            kubernetes=None,
+            Settings(
+                prometheus={"default": HttpConnection(url=f"http://127.0.0.1:{port}")},
+                databases={"main": DatabaseConnection.model_validate({"url": POSTGRES_URL})},
+            )
         )
         try:
             (result,) = await check_paths([folder / "runbooks" / "rotten.yaml"], checkers)

@@ -13,6 +13,7 @@ from handrail.actions.kubernetes import KubernetesConnection
 from handrail.check import CheckResult, check_paths, create_checkers
 from handrail.diagnostics.base import HttpConnection
 from handrail.runbook.problem import CODES
+from handrail.settings import Settings
 from support.fixtures import place_of
 from support.kubernetes import KubernetesApiServer, deployment, write_kubeconfig
 from support.loki import LokiServer
@@ -110,11 +111,11 @@ async def check(
     path = tmp_path / "everything.yaml"
     path.write_text(RUNBOOK.format(log=log, missing=tmp_path / "gone.log"))
     checkers = create_checkers(
-        prometheus={},
-        loki={"default": HttpConnection(url=loki)},
-        databases={},
-        caches={"sessions": CacheConnection.model_validate({"url": cache})},
-        kubernetes=KubernetesConnection(kubeconfig=str(kubeconfig)),
+        Settings(
+            loki={"default": HttpConnection(url=loki)},
+            caches={"sessions": CacheConnection.model_validate({"url": cache})},
+            kubernetes=KubernetesConnection(kubeconfig=str(kubeconfig)),
+        )
     )
     try:
         (result,) = await check_paths([path], checkers)

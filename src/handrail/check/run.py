@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from handrail.actions.flush_cache import CacheConnection
 from handrail.actions.kubernetes import KubernetesConnection
@@ -46,7 +46,7 @@ from handrail.runbook.problem import Position, Problem, Severity
 from handrail.runbook.source import Document, DocumentPath
 from handrail.sql import DatabaseConnection
 
-__all__ = ["DEFAULT_CONCURRENCY", "CheckResult", "LiveCheckers", "check_paths", "create_checkers"]
+__all__ = ["DEFAULT_CONCURRENCY", "CheckResult", "Connections", "LiveCheckers", "check_paths", "create_checkers"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,25 +87,33 @@ class LiveCheckers:
         await asyncio.gather(*(checker.aclose() for checker in unique.values()), return_exceptions=True)
 
 
-def create_checkers(
-    *,
-    prometheus: Mapping[str, HttpConnection],
-    loki: Mapping[str, HttpConnection],
-    databases: Mapping[str, DatabaseConnection],
-    caches: Mapping[str, CacheConnection],
-    kubernetes: KubernetesConnection | None,
-) -> LiveCheckers:
+class Connections(Protocol):
+    """Where the systems are: the settings (`handrail.yaml`) have these, and nothing here reads the settings."""
+
+    @property
+    def prometheus(self) -> Mapping[str, HttpConnection]: ...
+    @property
+    def loki(self) -> Mapping[str, HttpConnection]: ...
+    @property
+    def databases(self) -> Mapping[str, DatabaseConnection]: ...
+    @property
+    def caches(self) -> Mapping[str, CacheConnection]: ...
+    @property
+    def kubernetes(self) -> KubernetesConnection | None: ...
+
+
+def create_checkers(connections: Connections) -> LiveCheckers:
     """One checker per kind of system (one explicit table); the caller closes them with `aclose()`."""
-    promql = PrometheusChecker(prometheus)
+    promql = PrometheusChecker(connections.prometheus)
     local = LocalChecker()
     return LiveCheckers(
         {
             PromQuery: promql,
             AlertTrigger: promql,
-            SqlPlan: DatabaseChecker(databases),
-            CacheConnectionUse: CacheChecker(caches),
-            LokiQuery: LokiChecker(loki),
-            KubernetesWorkload: KubernetesChecker(kubernetes),
+            SqlPlan: DatabaseChecker(connections.databases),
+            CacheConnectionUse: CacheChecker(connections.caches),
+            LokiQuery: LokiChecker(connections.loki),
+            KubernetesWorkload: KubernetesChecker(connections.kubernetes),
             Program: local,
             LogFile: local,
             HostName: HostChecker(),

@@ -35,13 +35,7 @@ def check(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) 
 
 
 async def _check(settings: Settings, paths: Sequence[Path]) -> list[CheckResult]:
-    checkers = create_checkers(
-        prometheus=settings.prometheus,
-        loki=settings.loki,
-        databases=settings.databases,
-        caches=settings.caches,
-        kubernetes=settings.kubernetes,
-    )
+    checkers = create_checkers(settings)
     try:
         return await check_paths(paths, checkers)
     finally:
