@@ -52,7 +52,11 @@ def produced_codes() -> set[str]:
     }
 
 
-@pytest.mark.parametrize("code", sorted(CODES))
+LIVE_CODES = {code for code in CODES if code.startswith("HR6")}
+"""`handrail check`'s codes need live systems: tests/check/ produces each one (and checks that it does)."""
+
+
+@pytest.mark.parametrize("code", sorted(set(CODES) - LIVE_CODES))
 def test_every_lint_code_has_a_fixture_that_produces_it(code: str, produced_codes: set[str]) -> None:
     assert code in produced_codes
 

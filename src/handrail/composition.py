@@ -23,6 +23,7 @@ from handrail.actions.run_script import RunScriptAction
 from handrail.actions.scale_up import ScaleUpAction
 from handrail.api.auth import TokenRegistry, digest, new_token
 from handrail.api.state import ApiState, CatalogHolder
+from handrail.check import LiveCheck, create_checkers
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
 from handrail.engine.service import IncidentService
@@ -41,6 +42,7 @@ from handrail.store.tokens import SqlApiTokens
 
 __all__ = [
     "create_actions",
+    "create_live_check",
     "create_notifiers",
     "create_runtime",
     "create_worker",
@@ -104,12 +106,7 @@ def create_actions(settings: Settings, notifiers: Sequence[Notifier]) -> dict[st
     """One action per type; the worker closes them with `aclose()` when it stops."""
 
     async def send(target: str, text: str) -> None:
-        chosen = [n for n in notifiers if n.accepts(target)]
-        if not chosen:
-            raise NotifyError(f"no notifier delivers to {target}")
-        note = Notification(target=target, kind="message", title=text.splitlines()[0][:200] if text else "", text=text)
-        for notifier in chosen:
-            await notifier.send(note)
+        await _send_message(notifiers, target, text.splitlines()[0][:200] if text else "", text)
 
     return {
         "run_script": RunScriptAction(settings.databases),
@@ -119,6 +116,25 @@ def create_actions(settings: Settings, notifiers: Sequence[Notifier]) -> dict[st
         "scale_up": ScaleUpAction(settings.kubernetes),
         "rollback": RollbackAction(settings.kubernetes),
     }
+
+
+async def _send_message(notifiers: Sequence[Notifier], target: str, title: str, text: str, severity: str = "") -> None:
+    """A message (not about an incident) to every notifier that takes `target`: the `notify` action, the live check."""
+    chosen = [n for n in notifiers if n.accepts(target)]
+    if not chosen:
+        raise NotifyError(f"no notifier delivers to {target}")
+    note = Notification(target=target, kind="message", title=title, text=text, severity=severity)
+    for notifier in chosen:
+        await notifier.send(note)
+
+
+def create_live_check(settings: Settings, notifiers: Sequence[Notifier]) -> LiveCheck:
+    """`handrail serve`'s live check of the catalog (docs/check.md), telling runbooks' primaries through `notifiers`."""
+
+    async def tell(target: str, title: str, text: str, severity: str) -> None:
+        await _send_message(notifiers, target, title, text, severity)
+
+    return LiveCheck(settings.runbooks, lambda: create_checkers(settings), tell)
 
 
 def create_runtime(settings: Settings, store: SqlIncidentStore) -> EngineRuntime:
@@ -169,7 +185,10 @@ def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]
     slack = settings.notifiers.slack
     replies = SlackReplies(timeout=slack.timeout) if slack is not None else SlackReplies()
     catalog = CatalogHolder.load(settings.runbooks, policy=settings.policy.checker())
-    state = ApiState(settings, service, catalog, tokens, probes, replies)
+    live = None
+    if settings.engine.live_check_minutes > 0:
+        live = create_live_check(settings, create_notifiers(settings, service.store))
+    state = ApiState(settings, service, catalog, tokens, probes, replies, live)
     return state, generated
 
 

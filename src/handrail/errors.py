@@ -34,6 +34,7 @@ it belongs to the web framework (which `errors.py`, the base of every layer, may
     │   └── process.ProcessTimeoutError        the program ran past its timeout; its process group was killed
     ├── sql.DatabaseSetupError                 no engine for a connection (becomes a ProbeError or ActionError)
     ├── actions.kubernetes.KubernetesRequestError  a Kubernetes API call failed (becomes a result with ok=False)
+    ├── check.base.Unreachable                 a live system could not be asked (becomes an HR606 finding)
     ├── runbook.source._Hostile                a document breaks a parsing limit (becomes a Problem)
     ├── api.errors.ApiError                    an HTTP error with a status, a code and the field at fault
     ├── api.errors.BodyTooLarge                a body went past its limit (a Starlette HTTPException, 413)

@@ -75,6 +75,9 @@ class EngineSettings(StrictModel):
     incident starts, and each look costs an idle worker a little CPU (docs/benchmarks.md, the engine)."""
     takeover_after_seconds: Duration = Field(default=30.0, ge=1)
     """A worker silent this long is presumed dead, and a live worker takes over its incidents (docs/deployment.md)."""
+    live_check_minutes: Minutes = 60.0
+    """How often `handrail serve` checks the catalog against the live systems (`handrail check`, docs/check.md), besides
+    after each reload; 0 turns the live check off."""
 
 
 class AllowList(StrictModel):

@@ -10,7 +10,7 @@ from handrail.lint import Policy
 from handrail.safety import AllowList
 from handrail.settings import PolicySettings
 
-__all__ = ["allow_list", "policy"]
+__all__ = ["allow_list", "place_of", "policy"]
 
 ALLOW = re.compile(r"^# allow: (\w+)=(.*)$", re.MULTILINE)
 POLICY = re.compile(r"^# policy: (.*)$", re.MULTILINE)
@@ -26,3 +26,12 @@ def policy(path: Path) -> Policy | None:
     """A fixture that breaks a policy names it as the settings write it: `# policy: {"requireFallback": true}`."""
     found = POLICY.search(path.read_text(errors="replace"))
     return PolicySettings.model_validate(json.loads(found.group(1))).checker() if found else None
+
+
+def place_of(text: str, needle: str, occurrence: int = 0) -> str:
+    """`line:column` of the `occurrence`-th (0-based) `needle` in `text`, 1-based as problems print them."""
+    index = -1
+    for _ in range(occurrence + 1):
+        index = text.index(needle, index + 1)
+    line = text.count("\n", 0, index) + 1
+    return f"{line}:{index - (text.rfind(chr(10), 0, index) + 1) + 1}"

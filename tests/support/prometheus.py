@@ -210,8 +210,18 @@ class MetricsExporter(_Server):
 class PrometheusServer:
     """A real Prometheus on 127.0.0.1:<free port> scraping `targets` every second; a context manager."""
 
-    def __init__(self, targets: Sequence[str], *, workdir: Path, job: str = JOB, startup_timeout: float = 30) -> None:
+    def __init__(
+        self,
+        targets: Sequence[str],
+        *,
+        workdir: Path,
+        job: str = JOB,
+        startup_timeout: float = 30,
+        rules: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.targets = list(targets)
+        self.rules = list(rules)
+        """Alerting (and recording) rules of one group, as in a rules file (`alert`, `expr`, `labels`, ...)."""
         self.workdir = workdir
         self.job = job
         self.startup_timeout = startup_timeout
@@ -226,14 +236,15 @@ class PrometheusServer:
     def start(self) -> Self:
         binary = prometheus_binary()
         config = self.workdir / "prometheus.yml"
-        config.write_text(
-            json.dumps(  # JSON is YAML
-                {
-                    "global": {"scrape_interval": "1s", "scrape_timeout": "900ms", "evaluation_interval": "1s"},
-                    "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}],
-                }
-            )
-        )
+        settings: dict[str, Any] = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "900ms", "evaluation_interval": "1s"},
+            "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}],
+        }
+        if self.rules:
+            rules = self.workdir / "rules.yml"
+            rules.write_text(json.dumps({"groups": [{"name": "handrail-test", "rules": self.rules}]}))
+            settings["rule_files"] = [str(rules)]
+        config.write_text(json.dumps(settings))  # JSON is YAML
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = free_port()
             with self._log.open("ab") as log:

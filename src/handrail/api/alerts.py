@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-import re2
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +25,7 @@ from handrail.catalog import broken_summary
 from handrail.engine.service import alert_dedup_key
 from handrail.limits import InputLimits
 from handrail.lint import LintResult
+from handrail.runbook.matcher import matcher_holds
 from handrail.runbook.model import Runbook, Trigger
 
 __all__ = ["AlertmanagerPayload", "matches", "router"]
@@ -64,22 +64,11 @@ class AlertmanagerPayload(BaseModel):
     """As many as `api.limits.alerts`; labels and annotations as `api.limits` says (checked before any is taken)."""
 
 
-def _matcher_holds(matcher: str, value: str | None) -> bool:
-    options = re2.Options()
-    options.log_errors = False
-    if matcher.startswith(("=~", "!~")):
-        found = value is not None and re2.compile(f"^(?:{matcher[2:]})$", options).search(value) is not None
-        return found if matcher.startswith("=~") else not found
-    if matcher.startswith("!="):
-        return value != matcher[2:]
-    return value == matcher
-
-
 def matches(trigger: Trigger, labels: dict[str, str]) -> bool:
     """Whether an alert with these labels fires this trigger (Alertmanager's matcher semantics)."""
     if trigger.type != "alert" or trigger.alert_name != labels.get("alertname"):
         return False
-    return all(_matcher_holds(matcher, labels.get(name)) for name, matcher in trigger.labels.items())
+    return all(matcher_holds(matcher, labels.get(name)) for name, matcher in trigger.labels.items())
 
 
 def runbooks_for(runbooks: dict[str, Runbook], labels: dict[str, str]) -> list[Runbook]:

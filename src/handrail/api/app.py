@@ -36,6 +36,11 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
         watcher = asyncio.create_task(
             state.catalog.watch(state.settings.api.reload_interval, stop, offload=state.service.pool.run)
         )
+        live = state.live
+        checking = None
+        if live is not None:
+            interval = state.settings.engine.live_check_minutes * 60
+            checking = asyncio.create_task(live.watch(interval, stop, version=lambda: state.catalog.catalog))
         async with contextlib.AsyncExitStack() as stack:
             if engine is not None:
                 worker = await stack.enter_async_context(await engine())
@@ -47,6 +52,10 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
             finally:
                 stop.set()
                 await watcher
+                if checking is not None:  # a run in progress may wait on a slow system: it is not waited for
+                    checking.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await checking
                 await asyncio.gather(*(p.aclose() for p in state.probes.values()), return_exceptions=True)
 
     app = FastAPI(
@@ -66,7 +75,10 @@ def create_app(state: ApiState, *, engine: EngineFactory | None = None) -> FastA
     app.include_router(runbooks.router)
     app.include_router(slack.router)
     registry = metrics_registry(
-        state.service.figures_now, state.service.queued_now, broken_files=lambda: len(state.catalog.broken)
+        state.service.figures_now,
+        state.service.queued_now,
+        broken_files=lambda: len(state.catalog.broken),
+        live_problems=state.live.counts if state.live is not None else None,
     )
 
     @app.get("/healthz", include_in_schema=False)

@@ -10,7 +10,7 @@ from prometheus_client.registry import Collector
 
 from handrail.engine.service import StoreFigures
 
-__all__ = ["ALERTS", "CatalogCollector", "StoreCollector", "metrics_registry", "render"]
+__all__ = ["ALERTS", "CatalogCollector", "LiveCheckCollector", "StoreCollector", "metrics_registry", "render"]
 
 ALERTS = Counter(
     "handrail_alerts_received", "Alerts received from Alertmanager, by what became of them", ["result"], registry=None
@@ -79,11 +79,29 @@ class CatalogCollector(Collector):
         yield broken
 
 
+class LiveCheckCollector(Collector):
+    """What the last live check found, by runbook and code (`handrail check`, docs/check.md)."""
+
+    def __init__(self, counts: Callable[[], list[tuple[str, str, int]]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        problems = GaugeMetricFamily(
+            "handrail_runbook_live_problems",
+            "Problems the last live check found in each runbook, by code (HR6nn)",
+            labels=["runbook", "code"],
+        )
+        for runbook, code, count in self._counts():
+            problems.add_metric([runbook, code], count)
+        yield problems
+
+
 def metrics_registry(
     figures: Callable[[], StoreFigures],
     queue_depth: Callable[[], int] | None = None,
     *,
     broken_files: Callable[[], int] | None = None,
+    live_problems: Callable[[], list[tuple[str, str, int]]] | None = None,
 ) -> CollectorRegistry:
     """One registry per app: the process's counters and the figures read from the database."""
     registry = CollectorRegistry()
@@ -91,6 +109,8 @@ def metrics_registry(
     registry.register(StoreCollector(figures, queue_depth))
     if broken_files is not None:
         registry.register(CatalogCollector(broken_files))
+    if live_problems is not None:
+        registry.register(LiveCheckCollector(live_problems))
     return registry
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from handrail.api.auth import TokenRegistry
 from handrail.catalog import Catalog, broken_summary
+from handrail.check import LiveCheck
 from handrail.diagnostics.base import Probe
 from handrail.engine.service import IncidentService
 from handrail.lint import LintResult, Policy
@@ -115,3 +116,5 @@ class ApiState:
     probes: dict[str, Probe[Any]] = field(default_factory=dict)
     slack_replies: SlackReplies = field(default_factory=SlackReplies)
     """Answers to Slack's response URLs (only ever https://hooks.slack.com; tests hand it a transport)."""
+    live: LiveCheck | None = None
+    """The catalog checked against the live systems (`engine.liveCheckMinutes`), when it is on."""

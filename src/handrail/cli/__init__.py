@@ -44,6 +44,12 @@ def _replay_command() -> dict[str, click.Command]:
     return {"replay": replay_command}
 
 
+def _check_command() -> dict[str, click.Command]:
+    from handrail.cli.check import check
+
+    return {"check": check}
+
+
 def _test_command() -> dict[str, click.Command]:
     from handrail.cli.scenarios import runbook_tests
 
@@ -63,6 +69,7 @@ class LazyGroup(click.Group):
         "test": _test_command,
         "replay": _replay_command,
         "demo": _demo_command,
+        "check": _check_command,
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

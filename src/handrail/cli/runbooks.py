@@ -27,14 +27,14 @@ from handrail.engine import Assessment, Status, assess
 from handrail.errors import ExpressionError
 from handrail.explain import explain_markdown, explain_mermaid, explain_text
 from handrail.expression import parse
-from handrail.lint import LintResult, lint_paths
+from handrail.lint import lint_paths
 from handrail.runbook.model import Runbook
-from handrail.runbook.problem import Severity
+from handrail.runbook.problem import Problem, Severity
 from handrail.schema import runbook_json_schema
 from handrail.settings import Settings
 from handrail.terminal import LiveAssessmentView, render_assessment
 
-__all__ = ["evaluate", "explain", "lint", "run", "schema"]
+__all__ = ["evaluate", "explain", "lint", "report_problems", "run", "schema"]
 
 
 @click.command()
@@ -52,22 +52,29 @@ def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -
     settings = settings_from(ctx)
     paths = runbook_paths(settings, paths)
     results = lint_paths(paths, allow=settings.safety.allow.checker(), policy=settings.policy.checker())
-    problems = [problem for result in results for problem in result.problems]
+    report_problems(
+        [problem for result in results for problem in result.problems], files=len(results), output=output, strict=strict
+    )
+
+
+def report_problems(problems: Sequence[Problem], *, files: int, output: str, strict: bool) -> None:
+    """Print problems as `handrail lint` does (text or JSON, a summary line) and exit 1 on an error
+    (or, with `strict`, a warning); `handrail check` reports the same way."""
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = len(problems) - errors
     if output == "json":
-        summary = {"files": len(results), "errors": errors, "warnings": warnings}
+        summary = {"files": files, "errors": errors, "warnings": warnings}
         click.echo(json.dumps({"problems": [p.to_dict() for p in problems], "summary": summary}, indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
-        click.echo(_lint_summary(results, errors, warnings), err=True)
+        click.echo(_summary(files, errors, warnings), err=True)
     if errors or (strict and warnings):
         sys.exit(EXIT_PROBLEMS)
 
 
-def _lint_summary(results: Sequence[LintResult], errors: int, warnings: int) -> str:
-    files = _plural(len(results), "file")
+def _summary(file_count: int, errors: int, warnings: int) -> str:
+    files = _plural(file_count, "file")
     if not errors and not warnings:
         return f"All clean: {files} checked."
     return f"Found {_plural(errors, 'error')} and {_plural(warnings, 'warning')} in {files}."

@@ -318,6 +318,7 @@ def runbooks_page(request: Request, session: Session) -> Response:
         kept=holder.kept,
         served=set(holder.catalog.runbooks),
         refused=holder.refused_alerts,
+        live=state_of(request).live,
     )
 
 
@@ -341,6 +342,7 @@ async def _runbook_page(request: Request, session: ConsoleSession, runbook: Runb
         replayed=await _replayed(state_of(request), runbook),
         replay_days=REPLAY_DAYS,
         replay_limit=REPLAY_LIMIT,
+        live=state_of(request).live,
         **extra,
     )
 
