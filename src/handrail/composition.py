@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +25,7 @@ from handrail.actions.run_script import RunScriptAction
 from handrail.actions.scale_up import ScaleUpAction
 from handrail.api.auth import TokenRegistry, digest, new_token
 from handrail.api.state import ApiState, CatalogHolder
+from handrail.catalog import Catalog
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
 from handrail.engine.service import IncidentService
@@ -32,6 +35,7 @@ from handrail.notify.base import Notification, Notifier
 from handrail.notify.log import LogNotifier
 from handrail.notify.pagerduty import PagerDutyNotifier
 from handrail.notify.webhook import WebhookNotifier
+from handrail.runbook.model import Runbook
 from handrail.safety import SafetyPolicy
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
@@ -61,14 +65,24 @@ def open_store(settings: Settings, *, reconnect_within: float | None = 15.0) -> 
 
 
 def open_service(settings: Settings, store: SqlIncidentStore | None = None) -> IncidentService:
-    """The incident service on the configured database (on `store` when given)."""
+    """The incident service on the configured database (on `store` when given).
+
+    It finds shadow versions in the catalog folder as it stands at each trigger; `open_api_state` points it at
+    the catalog the server holds instead.
+    """
     store = store or open_store(settings)
     return IncidentService(
         store,
         DBOSClient(system_database_url=settings.database),
         settings.api.limits,
         four_eyes=settings.api.four_eyes,
+        shadows_for=partial(_shadows_in, settings.runbooks),
     )
+
+
+def _shadows_in(folder: Path, runbook_id: str) -> list[Runbook]:
+    """The shadow versions of a runbook in the catalog folder now (one trigger from the CLI or the poller)."""
+    return Catalog.load(folder).shadows_of(runbook_id)
 
 
 def create_notifiers(settings: Settings, store: SqlIncidentStore | None = None) -> list[Notifier]:
@@ -164,7 +178,9 @@ def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]
             generated.append((name, token))
         tokens = TokenRegistry([*configured, *stored.all()])
     probes = create_probes(prometheus=settings.prometheus, loki=settings.loki, databases=settings.databases)
-    return ApiState(settings, service, CatalogHolder.load(settings.runbooks), tokens, probes), generated
+    holder = CatalogHolder.load(settings.runbooks)
+    service.shadows_for = lambda runbook_id: holder.catalog.shadows_of(runbook_id)  # the catalog being served
+    return ApiState(settings, service, holder, tokens, probes), generated
 
 
 def create_worker(settings: Settings) -> Worker:

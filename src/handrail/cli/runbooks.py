@@ -51,7 +51,7 @@ def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -
     """
     settings = settings_from(ctx)
     paths = runbook_paths(settings, paths)
-    results = lint_paths(paths, allow=settings.safety.allow.checker())
+    results = lint_paths(paths, allow=settings.safety.allow.checker(), catalog=settings.runbooks)
     problems = [problem for result in results for problem in result.problems]
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = len(problems) - errors

@@ -129,8 +129,10 @@ def _stem(scenario_path: Path) -> str:
     return next(name[: -len(s)] for s in SCENARIO_SUFFIXES if name.lower().endswith(s))
 
 
-async def run_suite(paths: Sequence[Path], *, allow: AllowList | None = None) -> SuiteReport:
-    """Lint the runbooks under `paths`, load their scenario files, run every scenario, measure coverage."""
+async def run_suite(
+    paths: Sequence[Path], *, allow: AllowList | None = None, catalog: Path | None = None
+) -> SuiteReport:
+    """Lint the runbooks under `paths` (`shadowOf` against `catalog` too), run every scenario, measure coverage."""
     started = time.perf_counter()
     runbook_files, scenario_files = _collect(paths)
     by_runbook: dict[Path, list[Path]] = {path.resolve(): [] for path in runbook_files}
@@ -145,7 +147,8 @@ async def run_suite(paths: Sequence[Path], *, allow: AllowList | None = None) ->
             by_runbook[runbook_path.resolve()] = []
         by_runbook[runbook_path.resolve()].append(scenario_path)
     reports = []
-    for result, runbook_path in zip(lint_paths(runbook_files, allow=allow), runbook_files, strict=True):
+    linted = lint_paths(runbook_files, allow=allow, catalog=catalog)
+    for result, runbook_path in zip(linted, runbook_files, strict=True):
         reports.append(await _test_runbook(result, by_runbook[runbook_path.resolve()]))
     duration_ms = (time.perf_counter() - started) * 1000
     return SuiteReport(tuple(reports), tuple(orphans), duration_ms)

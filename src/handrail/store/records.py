@@ -29,10 +29,12 @@ class IncidentState(enum.StrEnum):
     ESCALATED = "escalated"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    RECORDED = "recorded"
+    """A shadow version's run (#15) is over: its plan is recorded; nothing it planned was carried out."""
 
     @property
     def is_final(self) -> bool:
-        return self in (IncidentState.RESOLVED, IncidentState.FAILED, IncidentState.CANCELLED)
+        return self in (IncidentState.RESOLVED, IncidentState.FAILED, IncidentState.CANCELLED, IncidentState.RECORDED)
 
 
 class ActionStatus(enum.StrEnum):
@@ -61,6 +63,8 @@ class NewIncident:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     dry_run: bool
+    shadow_of: str | None = None
+    """The incident a shadow version runs beside (#15); None for an incident of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,12 @@ class IncidentRecord:
     escalated_at: datetime | None
     closed_at: datetime | None
     joins: int
+    shadow_of: str | None = None
+    """The incident this shadow run rode beside (#15): its plan is recorded and nothing it plans acts."""
+
+    @property
+    def is_shadow(self) -> bool:
+        return self.shadow_of is not None
 
 
 def incident_summary(record: IncidentRecord) -> dict[str, Any]:
@@ -117,6 +127,7 @@ def incident_summary(record: IncidentRecord) -> dict[str, Any]:
         "waitingFor": record.waiting_for,
         "overallSeverity": record.overall_severity,
         "joins": record.joins,
+        "shadowOf": record.shadow_of,
     }
 
 
