@@ -48,7 +48,7 @@ from handrail.store.async_incidents import AsyncIncidentStore
 from handrail.store.figures import ShadowTally, StoreFigures, shadow_tallies, store_figures
 from handrail.store.incidents import plain_json
 from handrail.store.reconnect import is_disconnect
-from handrail.store.records import incident_summary
+from handrail.store.records import incident_summary, shadow_summary
 from handrail.store.schema import PERSON
 from handrail.store.sessions import SqlConsoleSessions
 
@@ -73,6 +73,7 @@ __all__ = [
     "is_disconnect",
     "new_incident_id",
     "plain_json",
+    "shadow_summary",
     "threshold_dedup_key",
 ]
 

@@ -16,6 +16,7 @@ __all__ = [
     "NewIncident",
     "TimelineRecord",
     "incident_summary",
+    "shadow_summary",
 ]
 
 
@@ -128,6 +129,24 @@ def incident_summary(record: IncidentRecord) -> dict[str, Any]:
         "overallSeverity": record.overall_severity,
         "joins": record.joins,
         "shadowOf": record.shadow_of,
+    }
+
+
+def shadow_summary(active: IncidentRecord, shadow: IncidentRecord) -> dict[str, Any]:
+    """A shadow version's run beside `active`, as the API and the console show it (#15).
+
+    `agrees` is whether it planned the same remediations, in the same order, as the incident: None until both
+    plans are recorded (the count behind `handrail_shadow_agreements_total`).
+    """
+    compared = active.assessment is not None and shadow.assessment is not None
+    return {
+        "id": shadow.id,
+        "runbookId": shadow.runbook_id,
+        "title": shadow.title,
+        "state": shadow.state.value,
+        "overallSeverity": shadow.overall_severity,
+        "plan": list(shadow.plan),
+        "agrees": list(active.plan) == list(shadow.plan) if compared else None,
     }
 
 
