@@ -13,7 +13,7 @@ from handrail.actions import ACTION_PARAMS
 from handrail.cli import cli
 from handrail.diagnostics import DIAGNOSTIC_PARAMS
 from handrail.diagnostics.prometheus_query import PrometheusQueryParams
-from handrail.lint import lint_file
+from handrail.lint import lint_file, lint_paths
 from handrail.runbook.model import (
     Action,
     Decision,
@@ -47,9 +47,10 @@ def produced_codes() -> set[str]:
     fixtures = ROOT / "tests" / "fixtures" / "invalid"
     files = [path for path in fixtures.iterdir() if path.suffix in (".yaml", ".json")]
     # HR004 (unreadable, not UTF-8) cannot be a committed fixture; tests/runbook/test_source.py makes such files.
-    return {p.code for path in files for p in lint_file(path, allow=allow_list(path), policy=policy(path)).problems} | {
-        "HR004"
-    }
+    # HR5xx look at a catalog as a whole: the folder `shadows` is linted as one.
+    catalog = {p.code for result in lint_paths([fixtures / "shadows"]) for p in result.problems}
+    codes = {p.code for path in files for p in lint_file(path, allow=allow_list(path), policy=policy(path)).problems}
+    return codes | {"HR004"} | catalog
 
 
 LIVE_CODES = {code for code in CODES if code.startswith("HR6")}

@@ -42,6 +42,15 @@ class Catalog:
                 runbooks[result.runbook.id] = result.runbook
         return cls(folder, runbooks, tuple(broken))
 
+    @property
+    def active(self) -> dict[str, Runbook]:
+        """The runbooks that triggers start: every one but the shadows (which only ride beside them)."""
+        return {runbook_id: rb for runbook_id, rb in self.runbooks.items() if rb.shadow_of is None}
+
+    def shadows_of(self, runbook_id: str) -> list[Runbook]:
+        """The shadow versions of a runbook (`shadowOf: <runbook_id>`), by id."""
+        return sorted((rb for rb in self.runbooks.values() if rb.shadow_of == runbook_id), key=lambda rb: rb.id)
+
     def broken_runbook(self, runbook_id: str) -> LintResult | None:
         """The file with errors that holds this id: the one declaring it, else one named after it."""
         found = next((r for r in self.broken if r.runbook_id == runbook_id), None)

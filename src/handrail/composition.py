@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +25,7 @@ from handrail.actions.run_script import RunScriptAction
 from handrail.actions.scale_up import ScaleUpAction
 from handrail.api.auth import TokenRegistry, digest, new_token
 from handrail.api.state import ApiState, CatalogHolder
+from handrail.catalog import Catalog
 from handrail.check import LiveCheck, create_checkers
 from handrail.diagnostics.registry import create_probes
 from handrail.engine.runtime import EngineRuntime
@@ -34,6 +37,7 @@ from handrail.notify.log import LogNotifier
 from handrail.notify.pagerduty import PagerDutyNotifier
 from handrail.notify.slack_replies import SlackReplies
 from handrail.notify.webhook import WebhookNotifier
+from handrail.runbook.model import Runbook
 from handrail.safety import SafetyPolicy
 from handrail.settings import Settings
 from handrail.store import SqlIncidentStore, create_engine
@@ -64,14 +68,24 @@ def open_store(settings: Settings, *, reconnect_within: float | None = 15.0) -> 
 
 
 def open_service(settings: Settings, store: SqlIncidentStore | None = None) -> IncidentService:
-    """The incident service on the configured database (on `store` when given)."""
+    """The incident service on the configured database (on `store` when given).
+
+    It finds shadow versions in the catalog folder as it stands at each trigger; `open_api_state` points it at
+    the catalog the server holds instead.
+    """
     store = store or open_store(settings)
     return IncidentService(
         store,
         DBOSClient(system_database_url=settings.database),
         settings.api.limits,
         four_eyes=settings.api.four_eyes,
+        shadows_for=partial(_shadows_in, settings.runbooks),
     )
+
+
+def _shadows_in(folder: Path, runbook_id: str) -> list[Runbook]:
+    """The shadow versions of a runbook in the catalog folder now (one trigger from the CLI or the poller)."""
+    return Catalog.load(folder).shadows_of(runbook_id)
 
 
 def create_notifiers(settings: Settings, store: SqlIncidentStore | None = None) -> list[Notifier]:
@@ -185,6 +199,7 @@ def open_api_state(settings: Settings) -> tuple[ApiState, list[tuple[str, str]]]
     slack = settings.notifiers.slack
     replies = SlackReplies(timeout=slack.timeout) if slack is not None else SlackReplies()
     catalog = CatalogHolder.load(settings.runbooks, policy=settings.policy.checker())
+    service.shadows_for = lambda runbook_id: catalog.catalog.shadows_of(runbook_id)  # the catalog being served
     live = None
     if settings.engine.live_check_minutes > 0:
         live = create_live_check(settings, create_notifiers(settings, service.store))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from handrail.composition import create_runtime, open_service
-from handrail.engine.incident import INCIDENT_QUEUE
+from handrail.engine.incident import INCIDENT_QUEUE, INCIDENT_WORKFLOW, SHADOW_WORKFLOW
 from handrail.engine.runtime import install, uninstall
 from handrail.engine.thresholds import _open_or_join, cron_for
 from handrail.runbook.model import Runbook
@@ -118,3 +119,28 @@ def test_a_crossing_opens_through_the_service_with_its_workflow_on_the_incident_
     assert re.fullmatch(r"INC-[0-9A-F]{12}", opened[0])  # the service's incident id
     # enqueued with the incident, in its transaction, like every other trigger (#14)
     assert [(w.workflow_id, w.queue_name) for w in workflows] == [(opened[0], INCIDENT_QUEUE)]
+
+
+def test_a_crossing_brings_the_runbook_s_shadow_versions_along(tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    active = RUNBOOK.model_dump(mode="json", by_alias=True, exclude_none=True)
+    (tmp_path / "runbooks" / "r.json").write_text(json.dumps(active))
+    (tmp_path / "runbooks" / "r-v2.json").write_text(json.dumps({**active, "id": "r-v2", "shadowOf": "r"}))
+    config = tmp_path / "handrail.yaml"
+    config.write_text(f"runbooks: runbooks\ndatabase: 'sqlite:///{tmp_path / 'h.db'}'\n")
+    settings = load_settings(config, environ={})
+    service = open_service(settings)
+    install(create_runtime(settings, service.store))
+    crossing = {"runbook": active, "dedup": "r|metric_threshold|0", "value": 150, "threshold": 100, "tick": "t"}
+    try:
+        incident_id, opened = asyncio.run(_open_or_join(crossing))
+        shadows = service.store.shadows(incident_id)
+        workflows = {w.workflow_id: w.name for w in service.client.list_workflows()}
+    finally:
+        uninstall()
+        service.close()
+    assert opened
+    assert [(s.runbook_id, dict(s.labels), s.trigger_type) for s in shadows] == [
+        ("r-v2", {"value": "150", "threshold": "100"}, "metric_threshold")
+    ]
+    assert workflows == {incident_id: INCIDENT_WORKFLOW, shadows[0].id: SHADOW_WORKFLOW}

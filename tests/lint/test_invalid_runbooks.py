@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handrail.lint import lint_file
+from handrail.lint import lint_file, lint_paths
 from support.fixtures import allow_list, policy
 
 INVALID = Path(__file__).parents[1] / "fixtures" / "invalid"
@@ -39,3 +39,16 @@ def test_invalid_runbook_reports_pinned_problems(path: Path) -> None:
 def test_invalid_runbook_messages_name_the_file(path: Path) -> None:
     for problem in lint_file(path).problems:
         assert str(problem).startswith(f"{path}:{problem.position.line}:{problem.position.column}: {problem.code} ")
+
+
+SHADOWS = INVALID / "shadows"
+"""A catalog linted as a whole: HR501–HR503 need the other runbooks (each file pins its own, or none)."""
+
+
+def test_a_catalog_of_shadows_reports_pinned_problems() -> None:
+    found = {
+        Path(r.path).name: [(p.position.line, p.position.column, p.code) for p in r.problems]
+        for r in lint_paths([SHADOWS])
+    }
+    assert found == {path.name: _expected(path) for path in sorted(SHADOWS.glob("*.yaml"))}
+    assert {"HR501", "HR502", "HR503"} <= {code for problems in found.values() for _, _, code in problems}

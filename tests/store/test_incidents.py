@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ def test_migrations_are_idempotent_and_recorded(store: SqlIncidentStore) -> None
     store.migrate()
     with store.engine.connect() as connection:
         version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
-    assert version == "0006"
+    assert version == "0007"
 
 
 def test_processes_starting_together_on_an_empty_postgres_database_all_migrate_it() -> None:
@@ -47,7 +46,7 @@ def test_processes_starting_together_on_an_empty_postgres_database_all_migrate_i
             version = connection.execute(sa.text("SELECT version_num FROM handrail_alembic_version")).scalar_one()
         for store in stores:
             store.engine.dispose()
-    assert version == "0006"
+    assert version == "0007"
 
 
 def test_a_database_from_an_older_version_upgrades_in_place(tmp_path: Path) -> None:
@@ -86,21 +85,6 @@ def test_open_then_join_then_reopen_after_close(store: SqlIncidentStore) -> None
     reopened, opened_third = store.open_or_join(new("INC-3"))
     assert (reopened.id, opened_third) == ("INC-3", True)
     assert first.created_at.tzinfo is UTC
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlIncidentStore]:
-    if request.param == "sqlite":
-        store = SqlIncidentStore(create_engine(f"sqlite:///{tmp_path / 's.db'}"))
-        store.migrate()
-        yield store
-        store.engine.dispose()
-        return
-    with postgres_database("handrail_join") as url:
-        store = SqlIncidentStore(create_engine(url))
-        store.migrate()
-        yield store
-        store.engine.dispose()
 
 
 def test_opening_and_joining_each_take_one_write_transaction(any_store: SqlIncidentStore) -> None:

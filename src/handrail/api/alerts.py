@@ -72,7 +72,8 @@ def matches(trigger: Trigger, labels: dict[str, str]) -> bool:
 
 
 def runbooks_for(runbooks: dict[str, Runbook], labels: dict[str, str]) -> list[Runbook]:
-    return [rb for rb in runbooks.values() if any(matches(t, labels) for t in rb.triggers)]
+    """The active runbooks this alert starts; a shadow never opens an incident of its own (it rides beside one)."""
+    return [rb for rb in runbooks.values() if rb.shadow_of is None and any(matches(t, labels) for t in rb.triggers)]
 
 
 def _check_limits(payload: AlertmanagerPayload, limits: InputLimits) -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from handrail.api.auth import Identity
 from handrail.api.deps import require, state_of
 from handrail.api.errors import ApiError
-from handrail.engine.service import IncidentRecord, incident_summary
+from handrail.engine.service import IncidentRecord, incident_summary, shadow_summary
 from handrail.handoff import handoff_dict
 
 __all__ = ["router"]
@@ -119,6 +119,15 @@ async def list_incidents(
 async def get_incident(request: Request, incident_id: str, _: Viewer) -> dict[str, Any]:
     record, timeline, runs = await state_of(request).service.story(incident_id)
     return handoff_dict(record, timeline, runs)
+
+
+@router.get("/incidents/{incident_id}/shadows")
+async def get_shadows(request: Request, incident_id: str, _: Viewer) -> dict[str, Any]:
+    """The shadow versions' runs beside an incident (#15): each plan, and whether it agrees with the incident's."""
+    service = state_of(request).service
+    record = await service.get(incident_id)
+    shadows = await service.shadows(incident_id)
+    return {"incident": record.id, "plan": list(record.plan), "shadows": [shadow_summary(record, s) for s in shadows]}
 
 
 async def _decide(

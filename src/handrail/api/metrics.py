@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from handrail.engine.service import StoreFigures
@@ -27,7 +27,7 @@ class StoreCollector(Collector):
         self._figures = figures
         self._queue_depth = queue_depth
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         figures = self._figures()
         incidents = GaugeMetricFamily(
             "handrail_incidents", "Incidents by state and runbook", labels=["state", "runbook"]
@@ -42,6 +42,7 @@ class StoreCollector(Collector):
         failures = GaugeMetricFamily("handrail_notification_failures", "Notifications given up after every retry")
         failures.add_metric([], figures.notification_failures)
         yield from self._durations(figures)
+        yield from self._shadows(figures)
         yield incidents
         yield actions
         yield failures
@@ -49,6 +50,26 @@ class StoreCollector(Collector):
             queue = GaugeMetricFamily("handrail_queue_depth", "Incident workflows waiting for a worker")
             queue.add_metric([], self._queue_depth())
             yield queue
+
+    @staticmethod
+    def _shadows(figures: StoreFigures) -> Iterator[CounterMetricFamily]:
+        """Each shadow version's runs compared with its active runbook's plan, and how many planned the same (#15)."""
+        labels = ["runbook", "shadow"]
+        runs = CounterMetricFamily(
+            "handrail_shadow_runs",
+            "Shadow runs whose plan and the active incident's plan are both recorded",
+            labels=labels,
+        )
+        agreements = CounterMetricFamily(
+            "handrail_shadow_agreements",
+            "Shadow runs that planned the same remediations, in the same order, as the active incident",
+            labels=labels,
+        )
+        for tally in figures.shadows:
+            runs.add_metric([tally.runbook, tally.shadow], tally.runs)
+            agreements.add_metric([tally.runbook, tally.shadow], tally.agreements)
+        yield runs
+        yield agreements
 
     @staticmethod
     def _durations(figures: StoreFigures) -> Iterator[GaugeMetricFamily]:

@@ -51,7 +51,9 @@ def lint(ctx: click.Context, paths: Sequence[Path], strict: bool, output: str) -
     """
     settings = settings_from(ctx)
     paths = runbook_paths(settings, paths)
-    results = lint_paths(paths, allow=settings.safety.allow.checker(), policy=settings.policy.checker())
+    results = lint_paths(
+        paths, allow=settings.safety.allow.checker(), policy=settings.policy.checker(), catalog=settings.runbooks
+    )
     report_problems(
         [problem for result in results for problem in result.problems], files=len(results), output=output, strict=strict
     )

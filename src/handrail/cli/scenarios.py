@@ -48,7 +48,11 @@ def runbook_tests(
     """
     settings = settings_from(ctx)
     paths = runbook_paths(settings, paths)
-    report = asyncio.run(run_suite(paths, allow=settings.safety.allow.checker(), policy=settings.policy.checker()))
+    report = asyncio.run(
+        run_suite(
+            paths, allow=settings.safety.allow.checker(), policy=settings.policy.checker(), catalog=settings.runbooks
+        )
+    )
     if not report.runbooks and not report.orphans:
         fail(f"no runbook or scenario file found in {', '.join(str(p) for p in paths)}", EXIT_USAGE)
     for problem in report.problems:

@@ -26,7 +26,7 @@ from handrail.console.session import CSRF_FIELD, ConsoleSession, SessionSigner
 from handrail.console.svg import column_chart
 from handrail.console.views import diagnostics_view, incident_times, remediation_cards, tree_svg, waiting_for
 from handrail.engine import assess
-from handrail.engine.service import IncidentRecord, IncidentState, history_line, plain_json
+from handrail.engine.service import IncidentRecord, IncidentState, history_line, plain_json, shadow_summary
 from handrail.errors import (
     CatalogError,
     FourEyesError,
@@ -210,13 +210,15 @@ async def incident_page(request: Request, incident_id: str, session: Session) ->
     api = state_of(request)
     record, timeline, runs = await _story(api, incident_id)
     runbook = Runbook.model_validate(record.runbook)
+    shadows = [shadow_summary(record, shadow) for shadow in await api.service.shadows(incident_id)]
     return _page(
         request,
         "incident.html",
         session,
         incident=record,
+        shadows=shadows,
         runbook=runbook,
-        version=_version(record, timeline[-1].id if timeline else 0),
+        version=_version(record, timeline[-1].id if timeline else 0, await api.service.shadows(incident_id)),
         times=incident_times(record, datetime.now(UTC)),
         diagnostics=diagnostics_view(record.assessment),
         decisions=list((record.assessment or {}).get("decisions", [])),
@@ -228,9 +230,10 @@ async def incident_page(request: Request, incident_id: str, session: Session) ->
     )
 
 
-def _version(record: IncidentRecord, last_event_id: int) -> str:
-    """Changes whenever anything on the incident page would: the record or a new timeline event."""
-    return f"{record.updated_at.timestamp():.6f}-{last_event_id}-{record.state.value}-{record.waiting_for or ''}"
+def _version(record: IncidentRecord, last_event_id: int, shadows: Sequence[IncidentRecord] = ()) -> str:
+    """Changes whenever anything on the incident page would: the record, a new timeline event, a shadow's run."""
+    shown = "".join(f"-{s.id}:{s.updated_at.timestamp():.6f}" for s in shadows)
+    return f"{record.updated_at.timestamp():.6f}-{last_event_id}-{record.state.value}-{record.waiting_for or ''}{shown}"
 
 
 @router.get("/incidents/{incident_id}/version")
@@ -238,7 +241,8 @@ async def incident_version(request: Request, incident_id: str, session: Session)
     """What the page's script polls: a cheap token that changes when the page would."""
     api = state_of(request)
     record = await _incident(api, incident_id)
-    return JSONResponse({"version": _version(record, await api.service.last_event_id(incident_id))})
+    last_event_id, shadows = await api.service.last_event_id(incident_id), await api.service.shadows(incident_id)
+    return JSONResponse({"version": _version(record, last_event_id, shadows)})
 
 
 @router.get("/incidents/{incident_id}/report.md")
@@ -330,6 +334,7 @@ def _runbook(api: ApiState, runbook_id: str) -> Runbook:
 
 
 async def _runbook_page(request: Request, session: ConsoleSession, runbook: Runbook, **extra: Any) -> Response:
+    api = state_of(request)
     return _page(
         request,
         "runbook.html",
@@ -338,6 +343,8 @@ async def _runbook_page(request: Request, session: ConsoleSession, runbook: Runb
         explanation=_markdown.render(explain_markdown(runbook)),
         tree=tree_svg(runbook),
         labels_text=extra.pop("labels_text", ""),
+        tallies=await api.service.shadow_tallies(runbook.id),
+        shadows=[shadow.id for shadow in api.catalog.catalog.shadows_of(runbook.id)],
         result=extra.pop("result", None),
         replayed=await _replayed(state_of(request), runbook),
         replay_days=REPLAY_DAYS,

@@ -8,6 +8,10 @@ to a person — it is never started a second time.
 
 People speak to a running incident through DBOS messages on the `human` topic
 (approve, reject, done, skip); the service records who said what before sending.
+
+A shadow version's run (#15) is its own workflow, `handle_shadow`: diagnose, decide, record the plan,
+close. It has no path to a notification, a timer or an action, and the steps that start those
+(`_claim_action`, and `_prepare` in notifications.py) refuse a shadow's record besides.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from handrail.engine.messages import approval_text, decided, evidence
 from handrail.engine.notifications import APPROVAL_WAIT, Notes, record
 from handrail.engine.plan import StepKind, step_kind
 from handrail.engine.runtime import current, off_loop
-from handrail.errors import ActionError
+from handrail.errors import ActionError, IncidentConflictError
 from handrail.expression import parse
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import ActionStatus, IncidentState
@@ -38,14 +42,17 @@ __all__ = [
     "HUMAN_TOPIC",
     "INCIDENT_QUEUE",
     "INCIDENT_WORKFLOW",
+    "SHADOW_WORKFLOW",
     "alert_resolved",
     "handle_incident",
+    "handle_shadow",
 ]
 
 logger = logging.getLogger(__name__)
 
 INCIDENT_QUEUE = "handrail-incidents"
 INCIDENT_WORKFLOW = "handrail.incident"
+SHADOW_WORKFLOW = "handrail.shadow"
 HUMAN_TOPIC = "human"
 WAIT_CHUNK = 3600.0
 """An indefinite wait for a person is a series of waits this long (each one checkpointed)."""
@@ -69,6 +76,8 @@ async def _handle_incident(incident_id: str) -> str:
     loaded = await _begin(incident_id)
     if loaded is None:
         return "closed"
+    if loaded["shadowOf"] is not None:  # only ever enqueued as SHADOW_WORKFLOW; never carried as an incident
+        return await _record_shadow_plan(incident_id)
     runbook = Runbook.model_validate(loaded["runbook"])
     notes = Notes(incident_id, runbook)
     await _start_escalation_timer(incident_id, runbook.escalation.escalate_after_minutes)
@@ -94,6 +103,24 @@ async def _handle_incident(incident_id: str) -> str:
         await _escalate(incident_id, "no remediation was carried out: a person takes over", notes)
         return "escalated"
     return await _verify_and_close(incident_id, runbook, performed, diagnosis["verify"], notes)
+
+
+@DBOS.workflow(name=SHADOW_WORKFLOW)
+async def handle_shadow(incident_id: str) -> str:
+    """A shadow version's run beside an incident (#15): its diagnostics and decisions run, its plan is recorded.
+
+    Nothing acts: no escalation timer, no notification, no approval request, no action.
+    """
+    if await _begin(incident_id) is None:
+        return "closed"
+    return await _record_shadow_plan(incident_id)
+
+
+async def _record_shadow_plan(incident_id: str) -> str:
+    plan: list[str] = (await _diagnose(incident_id))["plan"]
+    planned = ", ".join(plan) if plan else "nothing"
+    await _transition(incident_id, IncidentState.RECORDED, f"shadow run: planned {planned}; nothing was carried out")
+    return "recorded"
 
 
 async def _remediate(incident_id: str, runbook: Runbook, remediation: Remediation, inbox: _Inbox, notes: Notes) -> str:
@@ -302,6 +329,7 @@ def _began(incident_id: str) -> dict[str, Any] | None:
         "dryRun": record.dry_run,
         "triggeredBy": record.triggered_by,
         "triggerType": record.trigger_type,
+        "shadowOf": record.shadow_of,
     }
 
 
@@ -414,6 +442,8 @@ def _action_setup(incident_id: str, remediation_id: str, attempt: int) -> tuple[
     runtime = current()
     record = runtime.store.get(incident_id)
     assert record is not None
+    if record.shadow_of is not None:  # the shadow workflow never gets here; nothing may carry out a shadow's plan
+        raise IncidentConflictError(f"{incident_id} is a shadow run beside {record.shadow_of}: nothing it plans acts")
     runbook = Runbook.model_validate(record.runbook)
     remediation = runbook.remediation(remediation_id)
     assert remediation is not None

@@ -128,6 +128,8 @@ async def _prepare(incident_id: str, target: str, approval: str | None, instruct
     runtime = current()
     record = await off_loop(runtime.store.get, incident_id)
     assert record is not None
+    if record.shadow_of is not None:  # a shadow's run tells no one anything (#15): no notifier takes it
+        return {"details": {}, "notifiers": []}
     runbook = Runbook.model_validate(record.runbook)
     waiting = record.waiting_for or ""
     if approval is None and record.state is IncidentState.AWAITING_APPROVAL and waiting.startswith(APPROVAL_WAIT):

@@ -20,8 +20,8 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,7 +29,13 @@ import sqlalchemy as sa
 from dbos import DBOSClient
 
 from handrail.blocking import BlockingPool
-from handrail.engine.incident import ALERT_RESOLVED_WORKFLOW, HUMAN_TOPIC, INCIDENT_QUEUE, INCIDENT_WORKFLOW
+from handrail.engine.incident import (
+    ALERT_RESOLVED_WORKFLOW,
+    HUMAN_TOPIC,
+    INCIDENT_QUEUE,
+    INCIDENT_WORKFLOW,
+    SHADOW_WORKFLOW,
+)
 from handrail.engine.messages import DECISIONS
 from handrail.engine.notifications import ANNOUNCE_WORKFLOW
 from handrail.errors import (
@@ -43,10 +49,10 @@ from handrail.limits import InputLimits
 from handrail.runbook.model import Remediation, Runbook
 from handrail.store import ActionRun, IncidentRecord, IncidentState, NewIncident, SqlIncidentStore, TimelineRecord
 from handrail.store.async_incidents import AsyncIncidentStore
-from handrail.store.figures import StoreFigures, store_figures
+from handrail.store.figures import ShadowTally, StoreFigures, shadow_tallies, store_figures
 from handrail.store.incidents import history_line, plain_json
 from handrail.store.reconnect import is_disconnect
-from handrail.store.records import incident_summary
+from handrail.store.records import incident_summary, shadow_summary
 from handrail.store.schema import PERSON
 from handrail.store.sessions import SqlConsoleSessions
 
@@ -62,6 +68,7 @@ __all__ = [
     "IncidentState",
     "IncidentStory",
     "LocalEngine",
+    "ShadowTally",
     "SqlConsoleSessions",
     "StoreFigures",
     "TimelineRecord",
@@ -72,6 +79,7 @@ __all__ = [
     "is_disconnect",
     "new_incident_id",
     "plain_json",
+    "shadow_summary",
     "threshold_dedup_key",
 ]
 
@@ -94,6 +102,11 @@ def dedup_key_for(runbook: Runbook, labels: Mapping[str, str]) -> str:
 def alert_dedup_key(runbook_id: str, *, fingerprint: str, group_key: str, labels: Mapping[str, str]) -> str:
     """An Alertmanager alert's key for one runbook: its fingerprint (or group key and labels without one)."""
     return f"{runbook_id}|{fingerprint or f'{group_key}|{sorted(labels.items())}'}"
+
+
+def _no_shadows(runbook_id: str) -> Sequence[Runbook]:
+    """A service without a catalog knows of no shadow versions."""
+    return ()
 
 
 def threshold_dedup_key(runbook_id: str, trigger_index: int) -> str:
@@ -122,6 +135,8 @@ class IncidentService:
     """Labels, annotations, notes and reasons are held to these whichever route they came by."""
     four_eyes: bool = False
     """`api.fourEyes`: whoever opened an incident, by any route, may not approve or reject its actions."""
+    shadows_for: Callable[[str], Sequence[Runbook]] = _no_shadows
+    """The shadow versions of a runbook id, from the catalog being served (blocking: called on `pool`); #15."""
     incidents: AsyncIncidentStore = field(init=False)
     """The store behind its async interface: every call on `pool`'s threads."""
     local_engine: LocalEngine | None = None
@@ -154,7 +169,17 @@ class IncidentService:
         dedup_key: str | None = None,
         dry_run: bool = False,
     ) -> tuple[IncidentRecord, bool]:
-        """Open an incident (and enqueue its workflow in the same transaction), or join the open one."""
+        """Open an incident (and enqueue its workflow in the same transaction), or join the open one.
+
+        An incident that opens brings its runbook's shadow versions along (#15): each gets a record of its own,
+        marked shadow and written in the same transaction, and the shadow workflow, which records a plan and
+        acts on nothing. A shadow runbook is never triggered on its own.
+        """
+        if runbook.shadow_of is not None:
+            raise IncidentConflictError(
+                f"runbook {runbook.id} is a shadow of {runbook.shadow_of}: it runs only beside the incidents"
+                f" {runbook.shadow_of} opens, and acts on nothing; trigger {runbook.shadow_of}"
+            )
         labels = dict(labels or {})
         annotations = dict(annotations or {})
         self.limits.check_labels(labels)
@@ -170,11 +195,27 @@ class IncidentService:
             annotations=annotations,
             dry_run=dry_run,
         )
+        shadows = [
+            replace(
+                new,
+                id=new_incident_id(),
+                runbook=shadow.model_dump(mode="json", by_alias=True, exclude_none=True),
+                dedup_key=f"shadow|{incident_id}|{shadow.id}",
+                shadow_of=incident_id,
+            )
+            for shadow in await self.pool.run(self.shadows_for, runbook.id)
+        ]
 
         options: Any = {"workflow_name": INCIDENT_WORKFLOW, "queue_name": INCIDENT_QUEUE, "workflow_id": incident_id}
 
         def enqueue(connection: sa.Connection) -> None:
-            self.client.enqueue_in_transaction(connection, options, incident_id)
+            self._enqueue(connection, INCIDENT_WORKFLOW, incident_id)
+            enqueue_shadows(connection)
+
+        def enqueue_shadows(connection: sa.Connection) -> None:
+            for shadow in shadows:
+                self.store.add_shadow(connection, shadow)
+                self._enqueue(connection, SHADOW_WORKFLOW, shadow.id)
 
         local = self.local_engine
         if local is None or not local.has_room():
@@ -182,7 +223,8 @@ class IncidentService:
         # The engine is here with room: record the incident, then start its workflow on it at once (no queue
         # poll to wait for). Should this process die in between, a worker finds the incident without a
         # workflow and enqueues it (Worker.enqueue_strays).
-        record, opened = await self.incidents.open_or_join(new)
+        # its shadows still go through the queue, in the incident's transaction
+        record, opened = await self.incidents.open_or_join(new, on_open=enqueue_shadows if shadows else None)
         if opened:
             try:
                 await local.start_incident(incident_id)
@@ -190,6 +232,10 @@ class IncidentService:
                 logger.warning("starting %s on this engine failed; it goes to the queue", incident_id, exc_info=True)
                 await self.pool.run(self.client.enqueue, options, incident_id)
         return record, opened
+
+    def _enqueue(self, connection: sa.Connection, workflow_name: str, incident_id: str) -> None:
+        options: Any = {"workflow_name": workflow_name, "queue_name": INCIDENT_QUEUE, "workflow_id": incident_id}
+        self.client.enqueue_in_transaction(connection, options, incident_id)
 
     async def alert_resolved(self, dedup_key: str, *, source: str) -> IncidentRecord | None:
         """The alert behind an open incident resolved: record it; verify and close if the runbook asks."""
@@ -246,7 +292,7 @@ class IncidentService:
             raise FourEyesError(f"{actor} triggered {incident.id}; someone else must {kind} (four eyes)")
 
     async def acknowledge(self, incident_id: str, *, actor: str) -> IncidentRecord:
-        before = await self.get(incident_id)
+        before = _not_shadow(await self.get(incident_id), "acknowledged")
         if not await self.incidents.acknowledge(incident_id, actor):
             raise IncidentNotFoundError(f"no incident {incident_id}")
         if before.acknowledged_at is None:
@@ -345,6 +391,14 @@ class IncidentService:
                 return
             offset += len(records)
 
+    async def shadows(self, incident_id: str) -> list[IncidentRecord]:
+        """The shadow versions' runs beside an incident (#15), by runbook id; `find` never lists them."""
+        return await self.pool.run(self.store.shadows, incident_id)
+
+    async def shadow_tallies(self, runbook_id: str | None = None) -> list[ShadowTally]:
+        """How often each shadow version planned what its active runbook planned (of one runbook, when given)."""
+        return await self.pool.run(shadow_tallies, self.store.engine, runbook_id=runbook_id)
+
     async def timeline(self, incident_id: str) -> list[TimelineRecord]:
         return await self.incidents.timeline(incident_id)
 
@@ -389,7 +443,7 @@ class IncidentService:
         return SqlConsoleSessions(self.store.engine, pool=self.pool, reconnect_within=self.store.reconnect_within)
 
     async def _open(self, incident_id: str) -> IncidentRecord:
-        record = await self.get(incident_id)
+        record = _not_shadow(await self.get(incident_id), "decided, resolved or cancelled")
         if not record.is_open:
             raise IncidentConflictError(f"{incident_id} is {record.state.value}; it takes no more decisions")
         return record
@@ -407,3 +461,12 @@ class IncidentService:
             if event.kind == "decision_by_person" and event.data and event.data.get("remediation") == remediation_id:
                 return f"{DECISIONS[event.data['decision']]} by {event.actor}"
         return None
+
+
+def _not_shadow(record: IncidentRecord, what: str) -> IncidentRecord:
+    """A shadow's run takes nothing from people: it waits for no one and nothing it plans is carried out."""
+    if record.shadow_of is not None:
+        raise IncidentConflictError(
+            f"{record.id} is a shadow run beside {record.shadow_of}: it is not {what}; act on {record.shadow_of}"
+        )
+    return record

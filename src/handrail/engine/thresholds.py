@@ -63,7 +63,9 @@ async def _crossings(tick: str) -> list[dict[str, Any]]:
     if probe is None:
         return []
     found = []
-    for runbook in Catalog.load(runtime.runbooks_folder, policy=runtime.policy).runbooks.values():
+    for runbook in Catalog.load(
+        runtime.runbooks_folder, policy=runtime.policy
+    ).active.values():  # a shadow rides beside its runbook
         for index, trigger in enumerate(runbook.triggers):
             if trigger.type != "metric_threshold" or trigger.metric_query is None or trigger.threshold is None:
                 continue

@@ -12,6 +12,7 @@ from handrail.expression.function import regex_problem
 from handrail.lint.checks import RunbookChecks, diagnostic_names
 from handrail.lint.policy import Policy, check_policy
 from handrail.lint.reachability import check_all_errors_reachable
+from handrail.lint.shadows import check_shadows, declared_shadows
 from handrail.lint.thresholds import check_unreachable_statuses
 from handrail.runbook.load import LoadedRunbook, load_runbook_file
 from handrail.runbook.model import Runbook, Trigger
@@ -113,19 +114,29 @@ def find_runbook_files(folder: Path) -> list[Path]:
 
 
 def lint_paths(
-    paths: Iterable[Path], *, allow: AllowList | None = None, policy: Policy | None = None
+    paths: Iterable[Path],
+    *,
+    allow: AllowList | None = None,
+    policy: Policy | None = None,
+    catalog: Path | None = None,
 ) -> list[LintResult]:
     """Lint files and folders; a runbook id used by two files is a problem in the second.
 
+    `shadowOf` is checked against the runbooks linted together and, with `catalog`, the runbooks of that
+    folder too (HR501–HR503), so a new version linted on its own meets the runbook it shadows.
     Scenario files (`*.test.yaml`) are skipped even when named, so `handrail lint runbooks/*.yaml` works:
     `handrail test` checks them.
     """
     results: list[LintResult] = []
+    linted: set[Path] = set()
     for path in paths:
         files = find_runbook_files(path) if path.is_dir() else [path]
         files = [file for file in files if not file.name.lower().endswith(SCENARIO_SUFFIXES)]
         results.extend(lint_file(file, allow=allow, policy=policy) for file in files)
-    return _mark_duplicate_ids(results)
+        linted.update(file.resolve() for file in files)
+    folder = find_runbook_files(catalog) if catalog is not None and catalog.is_dir() else []
+    others = [file for file in folder if file.resolve() not in linted]
+    return check_shadows(_mark_duplicate_ids(results), elsewhere=declared_shadows(others))
 
 
 def _mark_duplicate_ids(results: Sequence[LintResult]) -> list[LintResult]:

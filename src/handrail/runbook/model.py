@@ -249,6 +249,9 @@ class Runbook(StrictModel):
     """*Addition*: per-runbook safety rails (cooldown, rate limit); see docs/safety.md."""
     resolve_when_alert_resolves: bool = False
     """When the alert that opened the incident resolves, verify and (if healthy) resolve the incident."""
+    shadow_of: Slug | None = None
+    """*Addition*: the id of the runbook this one shadows. It runs beside every incident that runbook opens, with
+    the same labels, and records its plan; nothing it plans acts, notifies or pages (#15, docs/runbook-format.md)."""
 
     def diagnostic(self, diagnostic_id: str) -> Diagnostic | None:
         return next((d for d in self.diagnostics if d.id == diagnostic_id), None)

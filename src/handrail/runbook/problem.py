@@ -90,6 +90,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "HR402": (_W, "no decision can fire when every diagnostic errors"),
     "HR403": (_W, "a status that can never be reached: an earlier one always holds first"),
     "HR404": (_W, "a field that has no effect for this type"),
+    # HR5xx: the catalog as a whole
+    "HR501": (_E, "`shadowOf` names no runbook in the catalog"),
+    "HR502": (_E, "`shadowOf` names a runbook that is itself a shadow (a chain of shadows)"),
+    "HR503": (_E, "`shadowOf` names the runbook itself"),
     # HR6xx: `handrail check`, the runbook against the live systems (HR65x: warnings)
     "HR601": (_E, "a metric the query names has no series on its Prometheus"),
     "HR602": (_E, "a label a matcher names is on no series of its metric"),

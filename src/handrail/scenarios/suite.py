@@ -130,9 +130,10 @@ def _stem(scenario_path: Path) -> str:
 
 
 async def run_suite(
-    paths: Sequence[Path], *, allow: AllowList | None = None, policy: Policy | None = None
+    paths: Sequence[Path], *, allow: AllowList | None = None, policy: Policy | None = None, catalog: Path | None = None
 ) -> SuiteReport:
-    """Lint the runbooks under `paths` (against `policy` too), load their scenario files, run every scenario."""
+    """Lint the runbooks under `paths` (against `policy`, and `shadowOf` against `catalog`), run every scenario,
+    measure coverage."""
     started = time.perf_counter()
     runbook_files, scenario_files = _collect(paths)
     by_runbook: dict[Path, list[Path]] = {path.resolve(): [] for path in runbook_files}
@@ -147,7 +148,8 @@ async def run_suite(
             by_runbook[runbook_path.resolve()] = []
         by_runbook[runbook_path.resolve()].append(scenario_path)
     reports = []
-    for result, runbook_path in zip(lint_paths(runbook_files, allow=allow, policy=policy), runbook_files, strict=True):
+    linted = lint_paths(runbook_files, allow=allow, policy=policy, catalog=catalog)
+    for result, runbook_path in zip(linted, runbook_files, strict=True):
         reports.append(await _test_runbook(result, by_runbook[runbook_path.resolve()]))
     duration_ms = (time.perf_counter() - started) * 1000
     return SuiteReport(tuple(reports), tuple(orphans), duration_ms)

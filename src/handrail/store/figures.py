@@ -10,7 +10,21 @@ import sqlalchemy as sa
 
 from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
 
-__all__ = ["StoreFigures", "store_figures"]
+__all__ = ["ShadowTally", "StoreFigures", "shadow_tallies", "store_figures"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowTally:
+    """How often a shadow version planned what the active runbook planned, over the runs whose plans both exist."""
+
+    runbook: str
+    """The active runbook's id."""
+    shadow: str
+    """The shadow version's runbook id."""
+    runs: int
+    """Shadow runs whose plan and whose active incident's plan are both recorded."""
+    agreements: int
+    """Of those, the runs that planned the same remediations in the same order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +37,8 @@ class StoreFigures:
     """Notifications given up after every retry."""
     diagnostic_seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     """(runbook id, diagnostic id) → durations since `since`."""
+    shadows: list[ShadowTally] = field(default_factory=list)
+    """Each shadow version's runs and agreements with its active runbook (#15)."""
 
 
 def store_figures(engine: sa.Engine, *, since: datetime) -> StoreFigures:
@@ -31,9 +47,9 @@ def store_figures(engine: sa.Engine, *, since: datetime) -> StoreFigures:
         incidents = [
             (state, runbook, count)
             for state, runbook, count in connection.execute(
-                sa.select(INCIDENTS.c.state, INCIDENTS.c.runbook_id, sa.func.count()).group_by(
-                    INCIDENTS.c.state, INCIDENTS.c.runbook_id
-                )
+                sa.select(INCIDENTS.c.state, INCIDENTS.c.runbook_id, sa.func.count())
+                .where(INCIDENTS.c.shadow_of.is_(None))  # a shadow's run is not an incident (#15)
+                .group_by(INCIDENTS.c.state, INCIDENTS.c.runbook_id)
             )
         ]
         actions = [
@@ -58,4 +74,28 @@ def store_figures(engine: sa.Engine, *, since: datetime) -> StoreFigures:
         for runbook_id, data in connection.execute(query):
             if isinstance(data, dict) and isinstance(data.get("durationMs"), int | float):
                 samples[(runbook_id, str(data.get("stepId")))].append(data["durationMs"] / 1000)
-    return StoreFigures(incidents, actions, int(failed), dict(samples))
+        shadows = _tallies(connection, None)
+    return StoreFigures(incidents, actions, int(failed), dict(samples), shadows)
+
+
+def shadow_tallies(engine: sa.Engine, *, runbook_id: str | None = None) -> list[ShadowTally]:
+    """The shadow tallies (of one runbook, active or shadow, when given), by runbook and shadow id."""
+    with engine.connect() as connection:
+        return _tallies(connection, runbook_id)
+
+
+def _tallies(connection: sa.Connection, runbook_id: str | None) -> list[ShadowTally]:
+    shadow, active = INCIDENTS.alias("shadow"), INCIDENTS.alias("active")
+    query = (
+        sa.select(active.c.runbook_id, shadow.c.runbook_id, active.c.plan, shadow.c.plan)
+        .join(active, active.c.id == shadow.c.shadow_of)
+        .where(shadow.c.assessment.is_not(None), active.c.assessment.is_not(None))
+    )
+    if runbook_id is not None:
+        query = query.where(sa.or_(active.c.runbook_id == runbook_id, shadow.c.runbook_id == runbook_id))
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for runbook, shadow_id, active_plan, shadow_plan in connection.execute(query):
+        tally = counts[(runbook, shadow_id)]
+        tally[0] += 1
+        tally[1] += list(active_plan or []) == list(shadow_plan or [])
+    return [ShadowTally(key[0], key[1], runs, agreed) for key, (runs, agreed) in sorted(counts.items())]

@@ -28,7 +28,7 @@ from handrail.store.records import (
     TimelineRecord,
     incident_summary,
 )
-from handrail.store.schema import ACTION_RUNS, INCIDENTS, TIMELINE
+from handrail.store.schema import ACTION_RUNS, INCIDENTS, OPEN_ACTIVE, TIMELINE
 
 __all__ = ["SqlIncidentStore", "create_engine", "history_line", "plain_json", "write_transaction"]
 
@@ -157,9 +157,31 @@ class SqlIncidentStore:
         joined = self._join(connection, new, now)
         return (joined, False) if joined is not None else None
 
+    def add_shadow(self, connection: sa.Connection, new: NewIncident) -> None:
+        """Insert a shadow version's run (`new.shadow_of` set) in the transaction of `open_or_join`'s `on_open`.
+
+        A shadow run takes no part in dedup: it is never joined and never blocks a key (#15).
+        """
+        if new.shadow_of is None:
+            raise ValueError("a shadow run names the incident it rides beside")
+        now = self._clock()
+        connection.execute(sa.insert(INCIDENTS).values(**self._incident_values(new, now)))
+        message = f"shadow of {new.shadow_of}: {_trigger_message(new)}; its plan is recorded, nothing acts"
+        self._event(connection, new.id, now, "triggered", message, new.triggered_by, {"shadowOf": new.shadow_of})
+
     def _insert_incident(self, new: NewIncident, now: datetime) -> Any:
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        return (
+            dialect.insert(INCIDENTS)
+            .values(**self._incident_values(new, now))
+            .on_conflict_do_nothing(index_elements=["dedup_key"], index_where=OPEN_ACTIVE)
+            .returning(INCIDENTS.c.id)
+        )
+
+    @staticmethod
+    def _incident_values(new: NewIncident, now: datetime) -> dict[str, Any]:
         runbook = new.runbook
-        values = {
+        return {
             "id": new.id,
             "runbook_id": runbook["id"],
             "title": runbook["name"],
@@ -179,21 +201,15 @@ class SqlIncidentStore:
             "created_at": now,
             "updated_at": now,
             "joins": 0,
+            "shadow_of": new.shadow_of,
         }
-        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
-        return (
-            dialect.insert(INCIDENTS)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["dedup_key"], index_where=INCIDENTS.c.is_open)
-            .returning(INCIDENTS.c.id)
-        )
 
     def _join(self, connection: sa.Connection, new: NewIncident, now: datetime) -> IncidentRecord | None:
         """Count a trigger into the open incident with its dedup key; None when there is none."""
         row = (
             connection.execute(
                 sa.update(INCIDENTS)
-                .where(INCIDENTS.c.dedup_key == new.dedup_key, INCIDENTS.c.is_open)
+                .where(INCIDENTS.c.dedup_key == new.dedup_key, INCIDENTS.c.is_open, INCIDENTS.c.shadow_of.is_(None))
                 .values(joins=INCIDENTS.c.joins + 1, updated_at=now)
                 .returning(*INCIDENTS.c)
             )
@@ -210,7 +226,11 @@ class SqlIncidentStore:
     def find_open_by_dedup_key(self, dedup_key: str) -> IncidentRecord | None:
         with self.engine.connect() as connection:
             row = (
-                connection.execute(sa.select(INCIDENTS).where(INCIDENTS.c.dedup_key == dedup_key, INCIDENTS.c.is_open))
+                connection.execute(
+                    sa.select(INCIDENTS).where(
+                        INCIDENTS.c.dedup_key == dedup_key, INCIDENTS.c.is_open, INCIDENTS.c.shadow_of.is_(None)
+                    )
+                )
                 .mappings()
                 .first()
             )
@@ -237,8 +257,9 @@ class SqlIncidentStore:
         limit: int = 50,
         offset: int = 0,
     ) -> list[IncidentRecord]:
-        """Newest first."""
+        """Newest first; never a shadow run (`shadows` reads those)."""
         query = sa.select(INCIDENTS).order_by(INCIDENTS.c.created_at.desc(), INCIDENTS.c.id.desc())
+        query = query.where(INCIDENTS.c.shadow_of.is_(None))
         if created_after is not None:
             query = query.where(INCIDENTS.c.created_at >= created_after)
         if created_before is not None:
@@ -252,6 +273,13 @@ class SqlIncidentStore:
         with self.engine.connect() as connection:
             rows = connection.execute(query.limit(limit).offset(offset)).mappings()
             return [_incident(row) for row in rows]
+
+    @reconnecting
+    def shadows(self, incident_id: str) -> list[IncidentRecord]:
+        """The shadow runs beside an incident, by runbook id."""
+        query = sa.select(INCIDENTS).where(INCIDENTS.c.shadow_of == incident_id).order_by(INCIDENTS.c.runbook_id)
+        with self.engine.connect() as connection:
+            return [_incident(row) for row in connection.execute(query).mappings()]
 
     @reconnecting
     def transition(
@@ -614,6 +642,7 @@ def _incident(row: Any) -> IncidentRecord:
         escalated_at=row["escalated_at"],
         closed_at=row["closed_at"],
         joins=row["joins"],
+        shadow_of=row["shadow_of"],
     )
 
 

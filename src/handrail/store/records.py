@@ -16,6 +16,7 @@ __all__ = [
     "NewIncident",
     "TimelineRecord",
     "incident_summary",
+    "shadow_summary",
 ]
 
 
@@ -29,10 +30,12 @@ class IncidentState(enum.StrEnum):
     ESCALATED = "escalated"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    RECORDED = "recorded"
+    """A shadow version's run (#15) is over: its plan is recorded; nothing it planned was carried out."""
 
     @property
     def is_final(self) -> bool:
-        return self in (IncidentState.RESOLVED, IncidentState.FAILED, IncidentState.CANCELLED)
+        return self in (IncidentState.RESOLVED, IncidentState.FAILED, IncidentState.CANCELLED, IncidentState.RECORDED)
 
 
 class ActionStatus(enum.StrEnum):
@@ -61,6 +64,8 @@ class NewIncident:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     dry_run: bool
+    shadow_of: str | None = None
+    """The incident a shadow version runs beside (#15); None for an incident of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,12 @@ class IncidentRecord:
     escalated_at: datetime | None
     closed_at: datetime | None
     joins: int
+    shadow_of: str | None = None
+    """The incident this shadow run rode beside (#15): its plan is recorded and nothing it plans acts."""
+
+    @property
+    def is_shadow(self) -> bool:
+        return self.shadow_of is not None
 
 
 def incident_summary(record: IncidentRecord) -> dict[str, Any]:
@@ -117,6 +128,25 @@ def incident_summary(record: IncidentRecord) -> dict[str, Any]:
         "waitingFor": record.waiting_for,
         "overallSeverity": record.overall_severity,
         "joins": record.joins,
+        "shadowOf": record.shadow_of,
+    }
+
+
+def shadow_summary(active: IncidentRecord, shadow: IncidentRecord) -> dict[str, Any]:
+    """A shadow version's run beside `active`, as the API and the console show it (#15).
+
+    `agrees` is whether it planned the same remediations, in the same order, as the incident: None until both
+    plans are recorded (the count behind `handrail_shadow_agreements_total`).
+    """
+    compared = active.assessment is not None and shadow.assessment is not None
+    return {
+        "id": shadow.id,
+        "runbookId": shadow.runbook_id,
+        "title": shadow.title,
+        "state": shadow.state.value,
+        "overallSeverity": shadow.overall_severity,
+        "plan": list(shadow.plan),
+        "agrees": list(active.plan) == list(shadow.plan) if compared else None,
     }
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "INCIDENTS",
     "MESSAGE_REFS",
     "METADATA",
+    "OPEN_ACTIVE",
     "PERSON",
     "TIMELINE",
     "WORKERS",
@@ -151,14 +152,19 @@ INCIDENTS = sa.Table(
     sa.Column("escalated_at", UtcDateTime),
     sa.Column("closed_at", UtcDateTime),
     sa.Column("joins", sa.Integer, nullable=False),
+    sa.Column("shadow_of", StoredString(32), index=True),
+    # a shadow version's run beside this incident (#15): never listed, counted, joined or acted on
 )
-# One open incident per dedup key: a second trigger joins the first instead of opening another.
+OPEN_ACTIVE = sa.text("is_open AND shadow_of IS NULL")
+"""Open and not a shadow run: the records dedup and joins consider. Text, written as the index (migration 0007)
+has it: SQLite takes an upsert's conflict target only when its WHERE reads exactly as the partial index's."""
+# One open incident per dedup key: a second trigger joins the first instead of opening another (shadows aside).
 sa.Index(
     "uq_handrail_incidents_open_dedup",
     INCIDENTS.c.dedup_key,
     unique=True,
-    sqlite_where=INCIDENTS.c.is_open,
-    postgresql_where=INCIDENTS.c.is_open,
+    sqlite_where=OPEN_ACTIVE,
+    postgresql_where=OPEN_ACTIVE,
 )
 
 TIMELINE = sa.Table(
