@@ -16,17 +16,27 @@ CommonMark renderer, GitHub's tables included, raw HTML on or off (docs/security
 
 Everywhere, C0 and C1 control characters become U+FFFD first (`handoff.printable`), as CommonMark
 does for their character references (§2.5): a report is printed to terminals too.
+
+With its charts (`report_files`, `handrail report --out DIR`, the console's zip), the report links
+one SVG file per recorded chart (console/charts.py) under `charts/`, by a name made only of
+letters, digits, `-` and `_`, with the chart's title as escaped alt text.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Sequence
 
+from handrail.console.charts import EvidenceChart, evidence_charts
 from handrail.engine.service import ActionRun, IncidentRecord, TimelineRecord
 from handrail.handoff import durations, format_duration, handoff_dict, printable
 
-__all__ = ["incident_report"]
+__all__ = ["CHARTS_FOLDER", "REPORT_FILE", "incident_report", "report_files", "report_zip"]
+
+REPORT_FILE = "report.md"
+CHARTS_FOLDER = "charts"
 
 OUTPUT_LIMIT = 8000
 """Characters of an action's output the report keeps (the timeline and API have all of it)."""
@@ -85,8 +95,34 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(_text(cell) for cell in cells) + " |"
 
 
-def incident_report(record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]) -> str:
-    """Summary, alert, times, evidence, decisions, actions and the full timeline."""
+def report_files(
+    record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]
+) -> dict[str, str]:
+    """`report.md` and the SVG files it links, by their path relative to the report."""
+    charts = evidence_charts(record, timeline, runs)
+    files = {REPORT_FILE: incident_report(record, timeline, runs, charts=charts)}
+    files |= {f"{CHARTS_FOLDER}/{chart.file_name}": str(chart.svg) + "\n" for chart in charts}
+    return files
+
+
+def report_zip(record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]) -> bytes:
+    """The report's files in one zip, under a folder named after the incident."""
+    buffer = io.BytesIO()
+    folder = re.sub(r"[^A-Za-z0-9_-]+", "-", record.id) or "incident"
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, text in report_files(record, timeline, runs).items():
+            archive.writestr(f"{folder}-report/{path}", text)
+    return buffer.getvalue()
+
+
+def incident_report(
+    record: IncidentRecord,
+    timeline: Sequence[TimelineRecord],
+    runs: Sequence[ActionRun],
+    *,
+    charts: Sequence[EvidenceChart] = (),
+) -> str:
+    """Summary, alert, times, evidence (with `charts`, links to their files), decisions, actions, the timeline."""
     view = handoff_dict(record, timeline, runs)
     times = durations(record)
     out = [
@@ -113,6 +149,12 @@ def incident_report(record: IncidentRecord, timeline: Sequence[TimelineRecord], 
         out += [_row("annotation", name, value) for name, value in sorted(record.annotations.items())]
     out += ["", "## Evidence", "", "| diagnostic | status | finding |", "| --- | --- | --- |"]
     out += [_row(r.get("name"), r.get("status"), r.get("message")) for r in view["diagnosticResults"]]
+    if charts:
+        out += ["", "### Charts: the hour before", ""]
+    for chart in charts:
+        when = "diagnosis" if chart.phase == "diagnosis" else f"verification {chart.number} ({chart.verdict})"
+        title = f"{chart.name} at {when}"
+        out += [f"![{_text(title)}]({CHARTS_FOLDER}/{chart.file_name})", ""]
     out += ["", "## Decisions", ""]
     out += [f"- {_text(d.get('description'))} ({_code(d.get('condition') or 'otherwise')})" for d in view["decisions"]]
     if not view["decisions"]:

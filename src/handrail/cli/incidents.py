@@ -19,7 +19,7 @@ from handrail.cli.common import await_service, config_option, json_safe, parse_p
 from handrail.composition import create_worker, open_service
 from handrail.engine.service import IncidentService
 from handrail.handoff import handoff_dict, handoff_text
-from handrail.report import incident_report
+from handrail.report import REPORT_FILE, incident_report, report_files
 from handrail.settings import Settings
 
 __all__ = ["incidents", "report", "trigger", "worker"]
@@ -209,11 +209,30 @@ incidents.add_command(_closing_command("cancel", "Cancel the incident (stops any
     default=None,
     help="Write to this file instead of standard output.",
 )
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write report.md and the SVG charts it links (charts/) into this folder.",
+)
 @config_option
 @click.pass_context
-def report(ctx: click.Context, incident_id: str, output: Path | None) -> None:
-    """Write the post-incident report (Markdown)."""
+def report(ctx: click.Context, incident_id: str, output: Path | None, folder: Path | None) -> None:
+    """Write the post-incident report (Markdown), with --out its charts too."""
+    if output is not None and folder is not None:
+        raise click.UsageError("give --output (one Markdown file) or --out (a folder with the charts), not both")
     record, timeline, runs = await_service(_service(settings_from(ctx)).story(incident_id))
+    if folder is not None:
+        files = report_files(record, timeline, runs)
+        try:
+            for name, content in files.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_text(content, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the report into {folder}: {exc.strerror or exc}") from exc
+        click.echo(f"wrote {folder / REPORT_FILE} and {len(files) - 1} chart(s)", err=True)
+        return
     text = incident_report(record, timeline, runs)
     if output is None:
         click.echo(text, nl=False)

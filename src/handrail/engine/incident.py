@@ -12,6 +12,7 @@ People speak to a running incident through DBOS messages on the `human` topic
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,8 @@ from dbos import DBOS, SetWorkflowID
 
 from handrail.actions import ACTION_PARAMS
 from handrail.actions.base import ActionContext, ActionOutcome
-from handrail.engine.assessment import assess
+from handrail.engine.assessment import Assessment, assess
+from handrail.engine.history import record_history
 from handrail.engine.messages import approval_text, evidence
 from handrail.engine.notifications import Notes, record
 from handrail.engine.plan import StepKind, step_kind
@@ -30,7 +32,7 @@ from handrail.engine.runtime import current, off_loop
 from handrail.errors import ActionError
 from handrail.expression import parse
 from handrail.runbook.model import Remediation, Runbook
-from handrail.store import ActionStatus, IncidentState
+from handrail.store import ActionStatus, IncidentRecord, IncidentState
 from handrail.store.incidents import Event
 
 __all__ = [
@@ -301,15 +303,8 @@ async def _diagnose(incident_id: str) -> dict[str, Any]:
     record = await off_loop(runtime.store.get, incident_id)
     assert record is not None
     runbook = Runbook.model_validate(record.runbook)
-    async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
-        result = await assess(
-            runbook,
-            probes=runtime.probes,
-            labels=record.labels,
-            annotations=record.annotations,
-            deadline=runtime.assessment_deadline,
-        )
-    body = result.to_dict()
+    result, history = await _assess_with_history(runbook, record, triggers=True)
+    body = {**result.to_dict(), "history": history}
     plan = list(result.recommended_actions)
     events: list[Event] = [
         ("diagnostic", f"{d.name}: {d.status.value} — {d.message}", d.to_dict()) for d in result.results
@@ -334,6 +329,36 @@ async def _diagnose(incident_id: str) -> dict[str, Any]:
     return {"plan": plan, "verify": verify, "severity": result.overall_severity.value}
 
 
+async def _assess_with_history(
+    runbook: Runbook, record: IncidentRecord, *, triggers: bool
+) -> tuple[Assessment, list[dict[str, Any]]]:
+    """The assessment, and beside it the hour before of its Prometheus queries (engine/history.py).
+
+    The range queries run concurrently with the diagnostics, never inside them: they do not delay
+    or change a diagnostic's result, and one that fails is recorded with its reason.
+    """
+    runtime = current()
+    async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
+        result, history = await asyncio.gather(
+            assess(
+                runbook,
+                probes=runtime.probes,
+                labels=record.labels,
+                annotations=record.annotations,
+                deadline=runtime.assessment_deadline,
+            ),
+            record_history(
+                runbook,
+                probes=runtime.probes,
+                labels=record.labels,
+                annotations=record.annotations,
+                end=time.time(),
+                triggers=triggers,
+            ),
+        )
+    return result, history
+
+
 def _diagnostics_in(condition: str) -> list[str]:
     found: list[str] = []
     for reference in parse(condition).references:
@@ -351,14 +376,7 @@ async def _check(incident_id: str, diagnostic_ids: list[str]) -> bool:
     runbook = Runbook.model_validate(record.runbook)
     chosen = [d for d in runbook.diagnostics if d.id in diagnostic_ids]
     subset = runbook.model_copy(update={"diagnostics": chosen, "decision_tree": []})
-    async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
-        result = await assess(
-            subset,
-            probes=runtime.probes,
-            labels=record.labels,
-            annotations=record.annotations,
-            deadline=runtime.assessment_deadline,
-        )
+    result, history = await _assess_with_history(subset, record, triggers=False)
     lines = [f"{r.name}: {r.status.value} — {r.message}" for r in result.results]
     healthy = bool(result.results) and all(r.status.value == "healthy" for r in result.results)
     verdict = "healthy" if healthy else "not healthy"
@@ -367,7 +385,7 @@ async def _check(incident_id: str, diagnostic_ids: list[str]) -> bool:
         incident_id,
         "verification",
         f"verification: {verdict}\n" + "\n".join(lines),
-        data={"results": [r.to_dict() for r in result.results], "healthy": healthy},
+        data={"results": [r.to_dict() for r in result.results], "healthy": healthy, "history": history},
     )
     return healthy
 
