@@ -17,34 +17,39 @@ CommonMark renderer, GitHub's tables included, raw HTML on or off (docs/security
 Everywhere, C0 and C1 control characters become U+FFFD first (`handoff.printable`), as CommonMark
 does for their character references (§2.5): a report is printed to terminals too.
 
-With its charts (`report_files`, `handrail report --out DIR`, the console's zip), the report links
-one SVG file per recorded chart (console/charts.py) under `charts/`, by a name made only of
-letters, digits, `-` and `_`, with the chart's title as escaped alt text.
+With its charts (`console/charts.report_files`: `handrail report --out DIR`, the console's zip),
+the report shows one SVG file per recorded chart as an image, by a path made only of letters,
+digits, `-`, `_` and `/`, with the chart's title as alt text (escaped as inline text).
 """
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from handrail.console.charts import EvidenceChart, evidence_charts
 from handrail.engine.service import ActionRun, IncidentRecord, TimelineRecord
 from handrail.handoff import durations, format_duration, handoff_dict, printable
 
-__all__ = ["CHARTS_FOLDER", "REPORT_FILE", "incident_report", "report_files", "report_zip"]
-
-REPORT_FILE = "report.md"
-CHARTS_FOLDER = "charts"
+__all__ = ["ChartLink", "incident_report"]
 
 OUTPUT_LIMIT = 8000
 """Characters of an action's output the report keeps (the timeline and API have all of it)."""
 
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.svg")
 _MARKUP = "\\`*_~[]<>&|#$"  # the backslash first: the escapes added after it stay single
 _LIST_START = re.compile(r"[-+]|\d+[.)]")
 _SPACE = re.compile("[^\\S ]|\ufeff")  # whitespace but the plain space; U+FEFF, which JavaScript trims
 _BACKTICKS = re.compile("`+")
+
+
+@dataclass(frozen=True, slots=True)
+class ChartLink:
+    """A chart the report shows as an image: its title (alt text) and its file, relative to the report."""
+
+    title: str
+    path: str
+    """Letters, digits, `-`, `_` and `/` only, ending `.svg` (console/charts.py names them so)."""
 
 
 def _reference(match: re.Match[str]) -> str:
@@ -95,34 +100,14 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(_text(cell) for cell in cells) + " |"
 
 
-def report_files(
-    record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]
-) -> dict[str, str]:
-    """`report.md` and the SVG files it links, by their path relative to the report."""
-    charts = evidence_charts(record, timeline, runs)
-    files = {REPORT_FILE: incident_report(record, timeline, runs, charts=charts)}
-    files |= {f"{CHARTS_FOLDER}/{chart.file_name}": str(chart.svg) + "\n" for chart in charts}
-    return files
-
-
-def report_zip(record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]) -> bytes:
-    """The report's files in one zip, under a folder named after the incident."""
-    buffer = io.BytesIO()
-    folder = re.sub(r"[^A-Za-z0-9_-]+", "-", record.id) or "incident"
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, text in report_files(record, timeline, runs).items():
-            archive.writestr(f"{folder}-report/{path}", text)
-    return buffer.getvalue()
-
-
 def incident_report(
     record: IncidentRecord,
     timeline: Sequence[TimelineRecord],
     runs: Sequence[ActionRun],
     *,
-    charts: Sequence[EvidenceChart] = (),
+    charts: Sequence[ChartLink] = (),
 ) -> str:
-    """Summary, alert, times, evidence (with `charts`, links to their files), decisions, actions, the timeline."""
+    """Summary, alert, times, evidence (with `charts`, images of their files), decisions, actions, the timeline."""
     view = handoff_dict(record, timeline, runs)
     times = durations(record)
     out = [
@@ -152,9 +137,9 @@ def incident_report(
     if charts:
         out += ["", "### Charts: the hour before", ""]
     for chart in charts:
-        when = "diagnosis" if chart.phase == "diagnosis" else f"verification {chart.number} ({chart.verdict})"
-        title = f"{chart.name} at {when}"
-        out += [f"![{_text(title)}]({CHARTS_FOLDER}/{chart.file_name})", ""]
+        if not _SAFE_PATH.fullmatch(chart.path):
+            raise ValueError(f"not a chart path a report links: {chart.path!r}")
+        out += [f"![{_text(chart.title)}]({chart.path})", ""]
     out += ["", "## Decisions", ""]
     out += [f"- {_text(d.get('description'))} ({_code(d.get('condition') or 'otherwise')})" for d in view["decisions"]]
     if not view["decisions"]:

@@ -17,9 +17,10 @@ import click
 
 from handrail.cli.common import await_service, config_option, json_safe, parse_pairs, resolve, settings_from
 from handrail.composition import create_worker, open_service
+from handrail.console.charts import REPORT_FILE, report_files
 from handrail.engine.service import IncidentService
 from handrail.handoff import handoff_dict, handoff_text
-from handrail.report import REPORT_FILE, incident_report, report_files
+from handrail.report import incident_report
 from handrail.settings import Settings
 
 __all__ = ["incidents", "report", "trigger", "worker"]

@@ -9,7 +9,9 @@ The incident page shows them, and `handrail report --out` writes them as files b
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +25,21 @@ from handrail.engine.service import ActionRun, IncidentRecord, TimelineRecord
 from handrail.errors import ExpressionError
 from handrail.expression import parse
 from handrail.expression.node import Comparison, Literal, Name, Node, Unary, children
+from handrail.report import ChartLink, incident_report
 from handrail.runbook.model import Diagnostic, Runbook
 
-__all__ = ["EvidenceChart", "evidence_charts", "interpret_lines"]
+__all__ = [
+    "CHARTS_FOLDER",
+    "REPORT_FILE",
+    "EvidenceChart",
+    "evidence_charts",
+    "interpret_lines",
+    "report_files",
+    "report_zip",
+]
+
+REPORT_FILE = "report.md"
+CHARTS_FOLDER = "charts"
 
 SERIES_NAMES = frozenset({"value", "values", "min", "max", "avg", "first", "last"})
 """The `prometheus_query` names on the scale of the series drawn (not `count`, `sum`, `delta`)."""
@@ -55,6 +69,11 @@ class EvidenceChart:
     file_name: str
     """A file name for it that is safe anywhere (`diagnosis-cpu.svg`, `verification-1-cpu.svg`)."""
 
+    @property
+    def key(self) -> str:
+        """The file name without `.svg`: the chart's `data-chart` on the incident page."""
+        return self.file_name.removesuffix(".svg")
+
 
 def evidence_charts(
     record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]
@@ -81,6 +100,32 @@ def evidence_charts(
                 _draw(chart, runbook, markers, phase="verification", at=event.at, verdict=verdict, number=number)
             )
     return found
+
+
+def report_files(
+    record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]
+) -> dict[str, str]:
+    """`report.md` and the SVG files it shows, by their path relative to the report (`handrail report --out`)."""
+    charts = evidence_charts(record, timeline, runs)
+    links = [ChartLink(_caption(chart), f"{CHARTS_FOLDER}/{chart.file_name}") for chart in charts]
+    files = {REPORT_FILE: incident_report(record, timeline, runs, charts=links)}
+    files |= {f"{CHARTS_FOLDER}/{chart.file_name}": str(chart.svg) + "\n" for chart in charts}
+    return files
+
+
+def report_zip(record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]) -> bytes:
+    """The report's files in one zip, in a folder named after the incident (the console's download)."""
+    buffer = io.BytesIO()
+    folder = _FILE_SAFE.sub("-", record.id) or "incident"
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, text in report_files(record, timeline, runs).items():
+            archive.writestr(f"{folder}-report/{path}", text)
+    return buffer.getvalue()
+
+
+def _caption(chart: EvidenceChart) -> str:
+    when = "diagnosis" if chart.phase == "diagnosis" else f"verification {chart.number} ({chart.verdict})"
+    return f"{chart.name} at {when}"
 
 
 def interpret_lines(diagnostic: Diagnostic) -> list[ChartLine]:
@@ -181,14 +226,16 @@ def _draw(
 
 
 def _series(item: Mapping[str, Any], start: float, fallback: str) -> ChartSeries:
-    labels = item.get("labels")
-    shown = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) if isinstance(labels, Mapping) else ""
+    labels = dict(item.get("labels") or {}) if isinstance(item.get("labels"), Mapping) else {}
+    metric = str(labels.pop("__name__", ""))
+    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    shown = metric + (f"{{{inner}}}" if inner else "")  # as Prometheus writes a series
     points = []
     for point in item.get("points") or []:
         if isinstance(point, Sequence) and len(point) == 2 and isinstance(point[0], int | float):
             value = point[1] if isinstance(point[1], int | float) and not isinstance(point[1], bool) else None
             points.append((start + float(point[0]), float(value) if value is not None else None))
-    return ChartSeries(f"{{{shown}}}" if shown else fallback, tuple(points))
+    return ChartSeries(shown or fallback, tuple(points))
 
 
 def _mappings(value: object) -> list[Mapping[str, Any]]:

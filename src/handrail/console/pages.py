@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from handrail.api.deps import state_of
 from handrail.api.state import ApiState
 from handrail.console.analytics import analyse
-from handrail.console.charts import EvidenceChart, evidence_charts
+from handrail.console.charts import EvidenceChart, evidence_charts, report_zip
 from handrail.console.session import CSRF_FIELD, ConsoleSession, SessionSigner
 from handrail.console.svg import column_chart
 from handrail.console.views import diagnostics_view, incident_times, remediation_cards, tree_svg, waiting_for
@@ -31,7 +31,7 @@ from handrail.engine.service import IncidentRecord, IncidentState, plain_json
 from handrail.errors import CatalogError, FourEyesError, IncidentError, IncidentForbiddenError, IncidentNotFoundError
 from handrail.explain import explain_markdown
 from handrail.handoff import format_duration
-from handrail.report import incident_report, report_zip
+from handrail.report import incident_report
 from handrail.runbook.model import Runbook
 
 __all__ = ["ConsoleError", "LoginRequired", "router", "templates"]

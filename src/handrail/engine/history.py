@@ -1,8 +1,9 @@
 """The evidence as it was: each Prometheus query's hour before diagnosis (or verification), kept with the incident.
 
 For every `prometheus_query` diagnostic, and every `metric_threshold` trigger of the runbook, the
-same expression runs as a range query over the hour before (`HISTORY_SECONDS`, a sample every
-`HISTORY_SECONDS / HISTORY_POINTS` seconds), beside the diagnostic and never inside it: the
+same expression runs as a range query over the hour before (`HISTORY_MINUTES` engine minutes, so
+`engine.minuteSeconds` scales it as it scales every engine timer; `HISTORY_POINTS` samples, a
+step of 15 s in a real hour), beside the diagnostic and never inside it: the
 diagnostic's result, status and duration do not wait for it or depend on it, and a range query
 that fails or takes longer than `HISTORY_TIMEOUT` is recorded with the reason instead of series.
 
@@ -29,8 +30,8 @@ from handrail.redaction import redact
 from handrail.runbook.model import Runbook
 
 __all__ = [
+    "HISTORY_MINUTES",
     "HISTORY_POINTS",
-    "HISTORY_SECONDS",
     "HISTORY_TIMEOUT",
     "MAX_LABEL_TEXT",
     "MAX_POINTS",
@@ -39,7 +40,7 @@ __all__ = [
     "trend",
 ]
 
-HISTORY_SECONDS = 3600.0
+HISTORY_MINUTES = 60
 """How far back each chart reaches: the hour before."""
 HISTORY_POINTS = 240
 """Samples per series asked for: a step of 15 s over the hour, a few hundred points."""
@@ -61,6 +62,7 @@ async def record_history(
     labels: Mapping[str, str],
     annotations: Mapping[str, str],
     end: float,
+    minute_seconds: float = 60.0,
     triggers: bool = True,
 ) -> list[dict[str, Any]]:
     """A chart per Prometheus diagnostic and (`triggers`) metric_threshold trigger, ending at `end`; never raises."""
@@ -86,8 +88,9 @@ async def record_history(
                 if trigger.threshold is not None:
                     head["threshold"] = trigger.threshold
                 jobs.append((head, PrometheusQueryParams(query=trigger.metric_query), HISTORY_TIMEOUT))
+    window = HISTORY_MINUTES * minute_seconds
     charts = await asyncio.gather(
-        *(_chart(probe, head, params, timeout, template, end) for head, params, timeout in jobs)
+        *(_chart(probe, head, params, timeout, template, end - window, end) for head, params, timeout in jobs)
     )
     return list(charts)
 
@@ -98,9 +101,10 @@ async def _chart(
     params: Any,
     timeout: float,
     template: Mapping[str, object],
+    start: float,
     end: float,
 ) -> dict[str, Any]:
-    start, step = end - HISTORY_SECONDS, HISTORY_SECONDS / HISTORY_POINTS
+    step = (end - start) / HISTORY_POINTS
     chart = {**head, "start": start, "end": end, "step": step, "series": [], "seriesTotal": 0}
     if params is None:
         return chart

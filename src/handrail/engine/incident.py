@@ -353,6 +353,7 @@ async def _assess_with_history(
                 labels=record.labels,
                 annotations=record.annotations,
                 end=time.time(),
+                minute_seconds=runtime.minute_seconds,
                 triggers=triggers,
             ),
         )
