@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from handrail.cli import cli
 from handrail.store.incidents import SqlIncidentStore
 from support.engine import EngineWorld, runbook
+from support.records import chart
 
 ROOT = Path(__file__).parents[1]
 
@@ -103,19 +104,10 @@ def test_with_four_eyes_whoever_triggered_from_the_cli_cannot_approve(tmp_path: 
 
 def test_report_out_writes_the_report_and_the_charts_it_links(world: EngineWorld, tmp_path: Path) -> None:
     incident_id = world.trigger("gated").id
-    start = time.time() - 3600
-    chart = {
-        "source": "diagnostic",
-        "id": "state",
-        "name": "Service State",
-        "start": start,
-        "end": start + 3600,
-        "series": [{"labels": {"pod": "web-1"}, "points": [[0, 1], [15, 3], [30, 2]]}],
-        "seriesTotal": 1,
-    }
+    recorded = chart("state", name="Service State", end=datetime.now(UTC))
     # the assessment as the engine records it (engine/history.py writes `history`; tests/engine/test_history.py)
     store = SqlIncidentStore(sa.create_engine(f"sqlite:///{world.root / 'h.db'}"))
-    store.set_assessment(incident_id, {"diagnosticResults": [], "history": [chart]}, [], "critical")
+    store.set_assessment(incident_id, {"diagnosticResults": [], "history": [recorded]}, [], "critical")
     out = tmp_path / "review"
 
     written = CliRunner().invoke(cli, ["report", incident_id, "--out", str(out), "--config", str(world.config)])

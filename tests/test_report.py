@@ -19,9 +19,8 @@ from markdown_it import MarkdownIt
 
 from handrail.console.charts import report_files
 from handrail.report import incident_report
-from handrail.store import TimelineRecord
 from support.fuzzing import fuzz_settings, hostile_text
-from support.records import AT, action, note, record
+from support.records import action, chart, note, record, verification
 
 GITHUB = MarkdownIt("commonmark", {"html": True}).enable("table")
 COMMONMARK = MarkdownIt("commonmark", {"html": True})
@@ -181,26 +180,9 @@ def test_the_report_reads_well_as_plain_text() -> None:
 
 
 def test_the_report_with_charts_links_each_chart_file_and_each_file_is_an_svg() -> None:
-    start = AT.timestamp() - 3600
-    history = {
-        "source": "diagnostic",
-        "id": "busy",
-        "name": "Busy [pods](javascript:alert(1))",
-        "start": start,
-        "end": AT.timestamp(),
-        "series": [{"labels": {"pod": "a"}, "points": [[0, 1], [15, 2]]}],
-        "seriesTotal": 1,
-    }
-    verification = TimelineRecord(
-        id=2,
-        incident_id="INC-1",
-        at=AT,
-        kind="verification",
-        actor=None,
-        message="verification: healthy",
-        data={"healthy": True, "results": [], "history": [history]},
-    )
-    files = report_files(record(assessment={"diagnosticResults": [], "history": [history]}), [verification], [])
+    history = chart("busy", name="Busy [pods](javascript:alert(1))")
+    checked = verification(history)
+    files = report_files(record(assessment={"diagnosticResults": [], "history": [history]}), [checked], [])
     assert set(files) == {"report.md", "charts/diagnosis-busy.svg", "charts/verification-1-busy.svg"}
     html = COMMONMARK.render(files["report.md"])
     images = re.findall(r'<img src="([^"]+)" alt="([^"]*)"', html)

@@ -13,7 +13,7 @@ import yaml
 from handrail.console.charts import evidence_charts, interpret_lines
 from handrail.runbook.model import Diagnostic
 from handrail.store import TimelineRecord
-from support.records import AT, action, record
+from support.records import AT, action, chart, record, verification
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = '</text><script>alert(1)</script><text x="'
@@ -84,40 +84,21 @@ def test_a_threshold_says_which_condition_it_comes_from() -> None:
     assert line.label == "critical: max >= 2"
 
 
-def chart(chart_id: str, **extra: Any) -> dict[str, Any]:
-    start = AT.timestamp() - 3600
-    return {
-        "source": "diagnostic",
-        "id": chart_id,
-        "name": "Busy pods",
-        "query": "cpu_busy",
-        "start": start,
-        "end": AT.timestamp() + 5,
-        "step": 15,
-        "series": [
-            {"labels": {"__name__": "cpu_busy", "pod": HOSTILE}, "points": [[0, 10], [15, None], [30, 80], [45, 75]]},
-            {"labels": {"pod": "b"}, "points": [[0, 5], [15, 6]]},
-        ],
-        "seriesTotal": 9,
-        **extra,
-    }
+def busy(chart_id: str, **extra: Any) -> dict[str, Any]:
+    series = [
+        {"labels": {"__name__": "cpu_busy", "pod": HOSTILE}, "points": [[0, 10], [15, None], [30, 80], [45, 75]]},
+        {"labels": {"pod": "b"}, "points": [[0, 5], [15, 6]]},
+    ]
+    return chart(chart_id, end=AT + timedelta(seconds=5), series=series, seriesTotal=9, **extra)
 
 
 def story() -> tuple[Any, list[TimelineRecord], list[Any]]:
-    trigger = {**chart("trigger-0"), "source": "trigger", "name": "Trigger: max(cpu_busy)", "threshold": 50}
-    assessment = {"diagnosticResults": [], "decisions": [], "history": [chart("busy"), trigger]}
+    trigger = {**busy("trigger-0"), "source": "trigger", "name": "Trigger: max(cpu_busy)", "threshold": 50}
+    assessment = {"diagnosticResults": [], "decisions": [], "history": [busy("busy"), trigger]}
     checked_at = AT + timedelta(minutes=3)
-    verification = TimelineRecord(
-        id=7,
-        incident_id="INC-1",
-        at=checked_at,
-        kind="verification",
-        actor=None,
-        message="verification: healthy",
-        data={"healthy": True, "results": [], "history": [chart("busy", end=checked_at.timestamp(), error="boom")]},
-    )
+    checked = verification(chart("busy", end=checked_at, error="boom", series=[]), at=checked_at)
     run = replace(action(), started_at=AT + timedelta(minutes=1))
-    return record(runbook=RUNBOOK, assessment=assessment), [verification], [run]
+    return record(runbook=RUNBOOK, assessment=assessment), [checked], [run]
 
 
 def test_an_incident_s_charts_are_its_diagnosis_then_each_verification_as_safe_svg_files() -> None:
@@ -162,6 +143,6 @@ def test_a_trigger_chart_draws_its_threshold_and_a_failed_one_says_why() -> None
 
 def test_a_record_without_history_or_with_a_broken_runbook_snapshot_still_draws() -> None:
     assert evidence_charts(record(assessment=None), [], []) == []
-    (drawn,) = evidence_charts(record(runbook={}, assessment={"history": [chart("busy")]}), [], [])
+    (drawn,) = evidence_charts(record(runbook={}, assessment={"history": [busy("busy")]}), [], [])
     tree = ElementTree.fromstring(str(drawn.svg))
     assert not [g for g in tree.iter(f"{SVG}g") if "threshold" in (g.get("class") or "")]  # no runbook, no lines
