@@ -121,7 +121,7 @@ def test_report_out_writes_the_report_and_the_charts_it_links(world: EngineWorld
     assert "![Service State at diagnosis](charts/diagnosis-state.svg)" in report
     svg = ElementTree.parse(out / "charts" / "diagnosis-state.svg").getroot()
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
-    assert svg.get("aria-label") == "Service State — the hour before, at diagnosis"
+    assert svg.get("aria-label") == "Service State: the hour before diagnosis"
 
     both = CliRunner().invoke(
         cli, ["report", incident_id, "--out", str(out), "-o", str(tmp_path / "r.md"), "--config", str(world.config)]

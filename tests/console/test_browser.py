@@ -217,7 +217,7 @@ def test_approving_in_the_browser_runs_the_action_once_and_the_timeline_updates_
     latency = page.locator("li[data-diagnostic='latency']")
     expect(latency.locator(".status")).to_have_text("healthy")
     chart = latency.locator("figure[data-chart='diagnosis-latency'] svg.evidence")
-    expect(chart).to_have_attribute("aria-label", "Checkout Latency — the hour before, at diagnosis")
+    expect(chart).to_have_attribute("aria-label", "Checkout Latency: the hour before diagnosis")
     series = chart.locator("path.series")
     expect(series).to_have_count(1)
     assert int(series.get_attribute("data-points") or 0) >= 4  # the recorded samples, drawn

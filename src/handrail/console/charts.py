@@ -210,12 +210,12 @@ def _draw(
     note = f"no data: {error}" if error else ("" if series else "no series in the hour before")
     if not error and isinstance(total, int) and total > len(series):
         note = f"the {len(series)} highest of {total} series"
-    when = "at diagnosis" if phase == "diagnosis" else f"at verification {number}"
+    when = "diagnosis" if phase == "diagnosis" else f"verification {number}"
     svg = line_chart(
         series,
         start=start,
         end=end,
-        title=f"{name} — the hour before, {when}",
+        title=f"{name}: the hour before {when}",
         lines=lines,
         markers=markers,
         note=note,

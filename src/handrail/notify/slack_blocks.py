@@ -1,7 +1,8 @@
 """slack_blocks: an incident as a Slack Block Kit message, always within Slack's documented limits.
 
 The message (docs/slack.md shows one): a header `🔴 <runbook name>`, the key facts (severity,
-service, state, incident), what just happened, one line per diagnostic, the recommended actions,
+service, state, incident), what just happened, one line per diagnostic (with a sparkline of the
+recorded hour before, when there is one), the recommended actions,
 a manual step's instructions, an approval request with **Approve** / **Reject** buttons, and a
 context line linking to the incident.
 
