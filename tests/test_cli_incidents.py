@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from handrail.cli import cli
+from handrail.store.incidents import SqlIncidentStore
 from support.engine import EngineWorld, runbook
+from support.records import chart
 
 ROOT = Path(__file__).parents[1]
 
@@ -95,3 +100,31 @@ def test_with_four_eyes_whoever_triggered_from_the_cli_cannot_approve(tmp_path: 
     assert world.events(incident_id, "decision_by_person") == []
     approved = run("incidents", "approve", incident_id, "fix", "--as", "bob")
     assert approved.exit_code == 0, approved.output
+
+
+def test_report_out_writes_the_report_and_the_charts_it_links(world: EngineWorld, tmp_path: Path) -> None:
+    incident_id = world.trigger("gated").id
+    recorded = chart("state", name="Service State", end=datetime.now(UTC))
+    # the assessment as the engine records it (engine/history.py writes `history`; tests/engine/test_history.py)
+    store = SqlIncidentStore(sa.create_engine(f"sqlite:///{world.root / 'h.db'}"))
+    store.set_assessment(incident_id, {"diagnosticResults": [], "history": [recorded]}, [], "critical")
+    out = tmp_path / "review"
+
+    written = CliRunner().invoke(cli, ["report", incident_id, "--out", str(out), "--config", str(world.config)])
+    assert written.exit_code == 0, written.output
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "charts/diagnosis-state.svg",
+        "report.md",
+    ]
+    report = (out / "report.md").read_text()
+    assert report.startswith(f"# Post-incident report: Gated ({incident_id})")
+    assert "![Service State at diagnosis](charts/diagnosis-state.svg)" in report
+    svg = ElementTree.parse(out / "charts" / "diagnosis-state.svg").getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert svg.get("aria-label") == "Service State: the hour before diagnosis"
+
+    both = CliRunner().invoke(
+        cli, ["report", incident_id, "--out", str(out), "-o", str(tmp_path / "r.md"), "--config", str(world.config)]
+    )
+    assert both.exit_code == 2
+    assert "not both" in both.output

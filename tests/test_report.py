@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 
 import pytest
 from hypothesis import example, given
 from markdown_it import MarkdownIt
 
+from handrail.console.charts import report_files
 from handrail.report import incident_report
 from support.fuzzing import fuzz_settings, hostile_text
-from support.records import action, note, record
+from support.records import action, chart, note, record, verification
 
 GITHUB = MarkdownIt("commonmark", {"html": True}).enable("table")
 COMMONMARK = MarkdownIt("commonmark", {"html": True})
@@ -175,3 +177,25 @@ def test_the_report_reads_well_as_plain_text() -> None:
     markdown = incident_report(record(labels={"service": "payments-api"}), [note("fix approved by alice: safe")], [])
     assert "| label | service | payments-api |" in markdown
     assert "| 2026-03-01 09:00:00 | note | alice | fix approved by alice: safe |" in markdown
+
+
+def test_the_report_with_charts_links_each_chart_file_and_each_file_is_an_svg() -> None:
+    history = chart("busy", name="Busy [pods](javascript:alert(1))")
+    checked = verification(history)
+    files = report_files(record(assessment={"diagnosticResults": [], "history": [history]}), [checked], [])
+    assert set(files) == {"report.md", "charts/diagnosis-busy.svg", "charts/verification-1-busy.svg"}
+    html = COMMONMARK.render(files["report.md"])
+    images = re.findall(r'<img src="([^"]+)" alt="([^"]*)"', html)
+    assert images == [
+        ("charts/diagnosis-busy.svg", "Busy [pods](javascript:alert(1)) at diagnosis"),
+        ("charts/verification-1-busy.svg", "Busy [pods](javascript:alert(1)) at verification 1 (healthy)"),
+    ]
+    for path, _ in images:
+        assert ElementTree.fromstring(files[path]).tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_the_report_without_recorded_charts_links_none() -> None:
+    files = report_files(record(), [], [])
+    assert list(files) == ["report.md"]
+    assert "Charts" not in files["report.md"]
+    assert files["report.md"] == incident_report(record(), [], [])

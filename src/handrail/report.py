@@ -16,25 +16,40 @@ CommonMark renderer, GitHub's tables included, raw HTML on or off (docs/security
 
 Everywhere, C0 and C1 control characters become U+FFFD first (`handoff.printable`), as CommonMark
 does for their character references (§2.5): a report is printed to terminals too.
+
+With its charts (`console/charts.report_files`: `handrail report --out DIR`, the console's zip),
+the report shows one SVG file per recorded chart as an image, by a path made only of letters,
+digits, `-`, `_` and `/`, with the chart's title as alt text (escaped as inline text).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from handrail.engine.service import ActionRun, IncidentRecord, TimelineRecord
 from handrail.handoff import durations, format_duration, handoff_dict, printable
 
-__all__ = ["incident_report"]
+__all__ = ["ChartLink", "incident_report"]
 
 OUTPUT_LIMIT = 8000
 """Characters of an action's output the report keeps (the timeline and API have all of it)."""
 
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.svg")
 _MARKUP = "\\`*_~[]<>&|#$"  # the backslash first: the escapes added after it stay single
 _LIST_START = re.compile(r"[-+]|\d+[.)]")
 _SPACE = re.compile("[^\\S ]|\ufeff")  # whitespace but the plain space; U+FEFF, which JavaScript trims
 _BACKTICKS = re.compile("`+")
+
+
+@dataclass(frozen=True, slots=True)
+class ChartLink:
+    """A chart the report shows as an image: its title (alt text) and its file, relative to the report."""
+
+    title: str
+    path: str
+    """Letters, digits, `-`, `_` and `/` only, ending `.svg` (console/charts.py names them so)."""
 
 
 def _reference(match: re.Match[str]) -> str:
@@ -85,8 +100,14 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(_text(cell) for cell in cells) + " |"
 
 
-def incident_report(record: IncidentRecord, timeline: Sequence[TimelineRecord], runs: Sequence[ActionRun]) -> str:
-    """Summary, alert, times, evidence, decisions, actions and the full timeline."""
+def incident_report(
+    record: IncidentRecord,
+    timeline: Sequence[TimelineRecord],
+    runs: Sequence[ActionRun],
+    *,
+    charts: Sequence[ChartLink] = (),
+) -> str:
+    """Summary, alert, times, evidence (with `charts`, images of their files), decisions, actions, the timeline."""
     view = handoff_dict(record, timeline, runs)
     times = durations(record)
     out = [
@@ -113,6 +134,12 @@ def incident_report(record: IncidentRecord, timeline: Sequence[TimelineRecord], 
         out += [_row("annotation", name, value) for name, value in sorted(record.annotations.items())]
     out += ["", "## Evidence", "", "| diagnostic | status | finding |", "| --- | --- | --- |"]
     out += [_row(r.get("name"), r.get("status"), r.get("message")) for r in view["diagnosticResults"]]
+    if charts:
+        out += ["", "### Charts: the hour before", ""]
+    for chart in charts:
+        if not _SAFE_PATH.fullmatch(chart.path):
+            raise ValueError(f"not a chart path a report links: {chart.path!r}")
+        out += [f"![{_text(chart.title)}]({chart.path})", ""]
     out += ["", "## Decisions", ""]
     out += [f"- {_text(d.get('description'))} ({_code(d.get('condition') or 'otherwise')})" for d in view["decisions"]]
     if not view["decisions"]:

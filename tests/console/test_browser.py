@@ -11,9 +11,11 @@ import itertools
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -65,7 +67,7 @@ remediations:
       type: run_script
       config:
         command: [/bin/sh, -c, "echo run >> {effects}; echo ok > {state}"]
-    verify: {{after: 0.2s}}
+    verify: {{after: 0.2s, diagnostics: [state, latency]}}
   - id: by_hand
     name: Look At The Latency
     description: a person looks
@@ -208,12 +210,25 @@ def test_approving_in_the_browser_runs_the_action_once_and_the_timeline_updates_
     page.click(f"tr[data-incident='{incident_id}'] a >> nth=0")
     expect(page.locator("h1")).to_have_text("Checkout Broken")
 
-    # The evidence: both diagnostics with their status, and the Prometheus range drawn as a sparkline.
+    # The evidence: both diagnostics with their status, and the Prometheus diagnostic's hour before
+    # (60 engine minutes: a minute here) recorded at diagnosis and drawn as a chart: the series
+    # labelled, interpret's thresholds (critical `value > 2`, warning `value > 1`), the incident opened.
     expect(page.locator("li[data-diagnostic='state'] .status")).to_have_text("critical")
     latency = page.locator("li[data-diagnostic='latency']")
     expect(latency.locator(".status")).to_have_text("healthy")
-    points = latency.locator("svg.sparkline polyline").get_attribute("points") or ""
-    assert len(points.split()) >= 4, points  # the samples of the range, drawn
+    chart = latency.locator("figure[data-chart='diagnosis-latency'] svg.evidence")
+    expect(chart).to_have_attribute("aria-label", "Checkout Latency: the hour before diagnosis")
+    series = chart.locator("path.series")
+    expect(series).to_have_count(1)
+    assert int(series.get_attribute("data-points") or 0) >= 4  # the recorded samples, drawn
+    assert (series.get_attribute("d") or "").count("L") >= 3
+    expect(chart.locator("g.legend")).to_contain_text("checkout_latency_seconds")
+    expect(chart.locator("g.threshold.critical")).to_have_attribute("data-value", "2")
+    expect(chart.locator("g.threshold.warning")).to_have_attribute("data-value", "1")
+    expect(chart.locator("g.threshold.critical title")).to_have_text("critical: value > 2")
+    expect(chart.locator("g.marker.opened")).to_have_count(1)
+    expect(chart.locator("g.marker.opened title")).to_have_text("incident opened")
+    assert chart.bounding_box() is not None  # drawn, not only in the DOM
     # The path taken: the fired decision, the edges into and out of it, the planned remediation.
     expect(page.locator("svg.tree g.decision.fired")).to_have_count(1)
     expect(page.locator("svg.tree g.decision.fired title")).to_contain_text("the state file says broken")
@@ -235,6 +250,14 @@ def test_approving_in_the_browser_runs_the_action_once_and_the_timeline_updates_
     expect(card.locator(".remediation-status")).to_have_text("succeeded")
     assert page.evaluate("window.__stillTheSamePage") is True  # updated in place, never reloaded
     assert world.effects.read_text().splitlines() == ["run"]  # the action ran exactly once
+    # The verification drew the same chart, now with the moment the action ran.
+    verification = page.locator("[data-region='verification'] .verification")
+    expect(verification).to_have_count(1)
+    expect(verification.locator(".verdict")).to_have_text("healthy")
+    checked = verification.locator("figure[data-chart='verification-1-latency'] svg.evidence")
+    expect(checked.locator("path.series")).to_have_count(1)
+    expect(checked.locator("g.threshold.critical")).to_have_attribute("data-value", "2")
+    expect(checked.locator("g.marker.action title")).to_have_text("fix (succeeded)")
     screenshot(page, "04-incident-resolved")
 
     with page.expect_download() as download:
@@ -244,6 +267,23 @@ def test_approving_in_the_browser_runs_the_action_once_and_the_timeline_updates_
     assert report.startswith(f"# Post-incident report: Checkout Broken ({incident_id})")
     assert "| Outcome | resolved |" in report
     assert "approver-user" in report
+
+    # The report with its charts, as `handrail report --out` writes it, in one zip.
+    with page.expect_download() as download:
+        page.click("#download-report-zip")
+    assert download.value.suggested_filename == f"{incident_id}-report.zip"
+    with zipfile.ZipFile(download.value.path()) as archive:
+        names = set(archive.namelist())
+        folder = f"{incident_id}-report/"
+        assert names == {
+            f"{folder}report.md",
+            f"{folder}charts/diagnosis-latency.svg",
+            f"{folder}charts/verification-1-latency.svg",
+        }
+        zipped = archive.read(f"{folder}report.md").decode()
+        assert "![Checkout Latency at diagnosis](charts/diagnosis-latency.svg)" in zipped
+        drawn = ElementTree.fromstring(archive.read(f"{folder}charts/diagnosis-latency.svg"))
+        assert drawn.tag == "{http://www.w3.org/2000/svg}svg"
     context.close()
 
 

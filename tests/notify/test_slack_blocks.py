@@ -7,6 +7,7 @@ Every message built here is also checked by `block_problems`, the stand-in Slack
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from slack_sdk.models.blocks import Block
 
 from handrail.engine.messages import approval_text, incident_details, notification
 from handrail.notify.base import Notification
@@ -33,6 +35,7 @@ from handrail.notify.slack_blocks import (
     fallback_text,
     incident_blocks,
     incident_message,
+    sparkline_text,
     view_from_notification,
 )
 from handrail.runbook.model import Runbook
@@ -641,3 +644,47 @@ def test_an_assessment_run_from_slack_is_escaped_and_fits_one_section() -> None:
 def test_an_assessment_run_from_slack_names_the_recommended_actions() -> None:
     text = assessment_text("Checkout", "warning", [DiagnosticLine("errors", "warning", "5%")], ["a&b", "c"])
     assert text == "*Checkout*: overall warning\n🟡 errors: warning — 5%\nRecommended: a&amp;b, c"
+
+
+def test_a_sparkline_runs_from_the_lowest_to_the_highest_block() -> None:
+    assert sparkline_text([0, 1, 2, 3, 4, 5, 6, 7]) == "▁▂▃▄▅▆▇█"
+    assert sparkline_text([70, 70, 140, 70]) == "▁▁█▁"
+    assert sparkline_text([3, 3, 3]) == "▄▄▄"  # flat: the middle, not a floor that reads as zero
+    assert sparkline_text([1, math.nan, 2]) == "▁ █"  # a gap stays a gap
+    assert sparkline_text([]) == ""
+
+
+def test_each_diagnostic_line_carries_the_recorded_hour_as_a_sparkline_slack_takes(payment_runbook: Runbook) -> None:
+    points = [[i * 15, value] for i, value in enumerate([10, 20, 30, 95, 40, 20] * 10)]
+    history = {"source": "diagnostic", "id": "state", "series": [{"labels": {}, "points": points}]}
+    details = incident_details("INC-42", payment_runbook, {**ASSESSMENT, "history": [history]}, console_url=None)
+    note = notification(
+        "opened", incident_id="INC-42", runbook=payment_runbook, target="#test", headline="opened", details=details
+    )
+
+    view = view_from_notification(note)
+    (line,) = view.diagnostics
+    assert 2 <= len(line.trend) <= 20  # a few values
+    assert max(line.trend) == 95  # the spike kept
+    blocks = incident_blocks(view, kind=note.kind)
+    assert_slack_takes(blocks)
+    for block in blocks:  # slack_sdk's own Block Kit models take every block
+        Block.parse(block).validate_json()  # type: ignore[union-attr]
+    diagnostics = section_starting(blocks, "*Diagnostics:*")
+    assert re.search(r"Service State: critical [▁▂▃▄▅▆▇█]{2,20} — broken", diagnostics), diagnostics
+
+
+def test_a_trend_from_elsewhere_is_read_as_numbers_only_and_bounded() -> None:
+    note = Notification(
+        target="#t",
+        kind="opened",
+        title="[P1] X — opened",
+        text="",
+        details={
+            "diagnostics": [{"name": "a", "status": "ok", "message": "m", "trend": [1, "<!channel>", True, 2.5] * 50}]
+        },
+    )
+    (line,) = view_from_notification(note).diagnostics
+    assert set(line.trend) == {1.0, 2.5}
+    assert len(line.trend) <= 40
+    assert "<!channel>" not in json.dumps(incident_blocks(view_from_notification(note), kind="opened"))

@@ -7,7 +7,7 @@ from typing import Any
 
 from handrail.store import ActionRun, ActionStatus, IncidentRecord, IncidentState, TimelineRecord
 
-__all__ = ["AT", "action", "note", "record"]
+__all__ = ["AT", "action", "chart", "note", "record", "verification"]
 
 AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -63,4 +63,29 @@ def action(*, message: str = "done", description: str = "restart payments", outp
         created_at=AT,
         started_at=AT,
         finished_at=AT,
+    )
+
+
+def chart(chart_id: str, *, name: str = "Busy pods", end: datetime = AT, **extra: Any) -> dict[str, Any]:
+    """A recorded chart of the hour before `end`, as engine/history.py keeps it (one series of four samples)."""
+    return {
+        "source": "diagnostic",
+        "id": chart_id,
+        "name": name,
+        "query": "cpu_busy",
+        "start": end.timestamp() - 3600,
+        "end": end.timestamp(),
+        "step": 15,
+        "series": [{"labels": {"pod": "a"}, "points": [[0, 10], [15, 20], [30, 80], [45, 75]]}],
+        "seriesTotal": 1,
+        **extra,
+    }
+
+
+def verification(*charts: dict[str, Any], at: datetime = AT, healthy: bool = True) -> TimelineRecord:
+    """A verification event, as the engine writes it, with the charts recorded at it."""
+    verdict = "healthy" if healthy else "not healthy"
+    data = {"healthy": healthy, "results": [], "history": list(charts)}
+    return TimelineRecord(
+        id=2, incident_id="INC-1", at=at, kind="verification", actor=None, message=f"verification: {verdict}", data=data
     )

@@ -34,6 +34,7 @@ from handrail.cli.common import (
     since_option,
 )
 from handrail.composition import create_worker, open_service
+from handrail.console.charts import REPORT_FILE, report_files
 from handrail.engine.service import IncidentService, history_line
 from handrail.errors import HistoryError
 from handrail.handoff import handoff_dict, handoff_text
@@ -270,11 +271,30 @@ def scenario(ctx: click.Context, incident_id: str) -> None:
 @click.command()
 @click.argument("incident_id")
 @output_option()
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write report.md and the SVG charts it links (charts/) into this folder.",
+)
 @config_option
 @click.pass_context
-def report(ctx: click.Context, incident_id: str, output: Path | None) -> None:
-    """Write the post-incident report (Markdown)."""
+def report(ctx: click.Context, incident_id: str, output: Path | None, folder: Path | None) -> None:
+    """Write the post-incident report (Markdown), with --out its charts too."""
+    if output is not None and folder is not None:
+        raise click.UsageError("give --output (one Markdown file) or --out (a folder with the charts), not both")
     record, timeline, runs = await_service(_service(settings_from(ctx)).story(incident_id))
+    if folder is not None:
+        files = report_files(record, timeline, runs)
+        try:
+            for name, content in files.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_text(content, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the report into {folder}: {exc.strerror or exc}") from exc
+        click.echo(f"wrote {folder / REPORT_FILE} and {len(files) - 1} chart(s)", err=True)
+        return
     text = incident_report(record, timeline, runs)
     if output is None:
         click.echo(text, nl=False)

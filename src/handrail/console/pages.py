@@ -22,6 +22,7 @@ from markdown_it import MarkdownIt
 from handrail.api.deps import state_of
 from handrail.api.state import ApiState
 from handrail.console.analytics import analyse
+from handrail.console.charts import EvidenceChart, evidence_charts, report_zip
 from handrail.console.session import CSRF_FIELD, ConsoleSession, SessionSigner
 from handrail.console.svg import column_chart
 from handrail.console.views import diagnostics_view, incident_times, remediation_cards, tree_svg, waiting_for
@@ -211,6 +212,8 @@ async def incident_page(request: Request, incident_id: str, session: Session) ->
     record, timeline, runs = await _story(api, incident_id)
     runbook = Runbook.model_validate(record.runbook)
     shadows = [shadow_summary(record, shadow) for shadow in await api.service.shadows(incident_id)]
+    charts = evidence_charts(record, timeline, runs)
+    diagnosis = {c.id: c.svg for c in charts if c.phase == "diagnosis" and c.source == "diagnostic"}
     return _page(
         request,
         "incident.html",
@@ -220,7 +223,9 @@ async def incident_page(request: Request, incident_id: str, session: Session) ->
         runbook=runbook,
         version=_version(record, timeline[-1].id if timeline else 0, await api.service.shadows(incident_id)),
         times=incident_times(record, datetime.now(UTC)),
-        diagnostics=diagnostics_view(record.assessment),
+        diagnostics=diagnostics_view(record.assessment, diagnosis),
+        trigger_charts=[c for c in charts if c.phase == "diagnosis" and c.source == "trigger"],
+        verifications=_verifications(charts, timeline),
         decisions=list((record.assessment or {}).get("decisions", [])),
         tree=tree_svg(runbook, record),
         cards=remediation_cards(runbook, record, timeline, runs),
@@ -228,6 +233,17 @@ async def incident_page(request: Request, incident_id: str, session: Session) ->
         timeline=timeline,
         notes=[e for e in timeline if e.kind == "note"],
     )
+
+
+def _verifications(charts: list[EvidenceChart], timeline: list[Any]) -> list[dict[str, Any]]:
+    """Each verification (its time, verdict, findings) with the charts recorded at it."""
+    shown = []
+    events = [e for e in timeline if e.kind == "verification" and e.data]
+    for number, event in enumerate(events, 1):  # numbered as evidence_charts numbers them
+        drawn = [c for c in charts if c.phase == "verification" and c.number == number]
+        verdict = "healthy" if event.data.get("healthy") else "not healthy"
+        shown.append({"at": event.at, "verdict": verdict, "results": event.data.get("results", []), "charts": drawn})
+    return shown
 
 
 def _version(record: IncidentRecord, last_event_id: int, shadows: Sequence[IncidentRecord] = ()) -> str:
@@ -253,6 +269,17 @@ async def incident_report_download(request: Request, incident_id: str, session: 
         text,
         media_type="text/markdown; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{record.id}-report.md"'},
+    )
+
+
+@router.get("/incidents/{incident_id}/report.zip")
+async def incident_report_zip(request: Request, incident_id: str, session: Session) -> Response:
+    """report.md and its charts, as `handrail report --out` writes them, in one zip (docs/console.md says why)."""
+    record, timeline, runs = await _story(state_of(request), incident_id)
+    return Response(
+        report_zip(record, timeline, runs),
+        media_type="application/zip",
+        headers={"content-disposition": f'attachment; filename="{record.id}-report.zip"'},
     )
 
 

@@ -1,15 +1,18 @@
-"""Server-made SVG for the console: the decision tree as a diagram, sparklines of Prometheus ranges, bar charts.
+"""Server-made SVG for the console: the decision tree as a diagram, sparklines, evidence charts, bar charts.
 
 Drawn here rather than by a charting library in the browser: the pages stay readable without
 JavaScript, nothing loads from the internet, and the picture is the same in a screenshot, a
-printed review and a phone. Every piece of text is escaped; the result is safe `Markup`.
+printed review and a phone. Every piece of text is escaped; the result is safe `Markup`. An evidence
+chart (`line_chart`) also stands alone as a file (the report's charts): its colours are presentation
+attributes, which the console's stylesheet may override (dark mode), not rules of that stylesheet.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -19,7 +22,19 @@ from handrail.errors import ExpressionError
 from handrail.expression import parse
 from handrail.runbook.model import Runbook
 
-__all__ = ["DecisionTree", "TreeEdge", "TreeNode", "column_chart", "decision_tree", "render_tree", "sparkline"]
+__all__ = [
+    "ChartLine",
+    "ChartMarker",
+    "ChartSeries",
+    "DecisionTree",
+    "TreeEdge",
+    "TreeNode",
+    "column_chart",
+    "decision_tree",
+    "line_chart",
+    "render_tree",
+    "sparkline",
+]
 
 _NODE_WIDTH, _NODE_HEIGHT, _ROW, _COLUMN = 250, 46, 60, 330
 _MAX_LABEL = 34
@@ -207,3 +222,163 @@ def _number(value: float) -> str:
     if value == int(value) and abs(value) < 1e12:
         return str(int(value))
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+# -- evidence charts ----------------------------------------------------------------------------
+
+_PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#6a51a3")
+"""Okabe–Ito colours, told apart with the common colour blindnesses, on light and dark backgrounds."""
+_LINE_COLOURS = {"critical": "#c62828", "warning": "#b26a00"}
+_MARKER_COLOURS = {"opened": "#37474f", "action": "#6a1b9a"}
+_CHART_WIDTH, _PLOT_LEFT, _PLOT_RIGHT, _PLOT_TOP, _PLOT_HEIGHT, _LEGEND_ROW = 400, 46, 392, 52, 140, 18
+_MAX_LEGEND = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSeries:
+    """One line of an evidence chart: its label and its points as (unix seconds, value or None for a gap)."""
+
+    label: str
+    points: tuple[tuple[float, float | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChartLine:
+    """A horizontal line at `value`: an `interpret` threshold (`kind` critical or warning)."""
+
+    value: float
+    label: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChartMarker:
+    """A vertical line at a moment (unix seconds): the incident opened, an action ran."""
+
+    at: float
+    label: str
+    kind: str
+
+
+def line_chart(
+    series: Sequence[ChartSeries],
+    *,
+    start: float,
+    end: float,
+    title: str,
+    lines: Sequence[ChartLine] = (),
+    markers: Sequence[ChartMarker] = (),
+    note: str = "",
+) -> Markup:
+    """A chart of recorded series over `start`..`end`, with threshold lines, moments marked and a legend.
+
+    Args:
+        series: the lines drawn, first on top in the legend; a `None` value leaves a gap.
+        start: the left edge (unix seconds).
+        end: the end of the data; a marker (an action) later by up to the data's span widens the chart to show it.
+        title: the heading, also the image's accessible name.
+        lines: thresholds drawn across; markers: moments drawn down (others outside are left out).
+        note: one line under the legend (why there is no data, how many series were left out).
+
+    Returns:
+        A standalone `<svg>` (its own colours and fonts), every text escaped.
+    """
+    late = [m.at for m in markers if end < m.at <= end + (end - start)]
+    last = max([end, *late])
+    span_t = (last - start) or 1.0
+    shown_markers = [m for m in markers if start <= m.at <= last]
+    values = [v for s in series for _, v in s.points if v is not None and math.isfinite(v)]
+    values += [line.value for line in lines]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    if high == low:
+        low, high = low - 1, high + 1
+    pad = (high - low) * 0.06
+    low, high = low - pad, high + pad
+    bottom = _PLOT_TOP + _PLOT_HEIGHT
+    plot_width = _PLOT_RIGHT - _PLOT_LEFT
+
+    def x(at: float) -> float:
+        return _PLOT_LEFT + (at - start) / span_t * plot_width
+
+    def y(value: float) -> float:
+        return bottom - (value - low) / (high - low) * _PLOT_HEIGHT
+
+    rows = len(series) + len(shown_markers) + (1 if note else 0)
+    height = bottom + 34 + rows * _LEGEND_ROW
+    out = [
+        f'<svg class="evidence" role="img" viewBox="0 0 {_CHART_WIDTH} {height}" xmlns="http://www.w3.org/2000/svg"'
+        f' font-family="system-ui, sans-serif" font-size="13" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<text class="heading" x="4" y="16" font-weight="700" fill="#1c2026">{escape(_short(title, 52))}</text>',
+        f'<rect class="plot" x="{_PLOT_LEFT}" y="{_PLOT_TOP}" width="{plot_width}" height="{_PLOT_HEIGHT}"'
+        ' fill="#ffffff" stroke="#d9dee5"/>',
+    ]
+    for value in (low + pad, (low + high) / 2, high - pad):
+        out.append(
+            f'<text class="tick" x="{_PLOT_LEFT - 4}" y="{y(value) + 4:.1f}" text-anchor="end" fill="#5d6673">'
+            f"{_number(value)}</text>"
+        )
+    clock = "%H:%M:%S" if span_t < 600 else "%H:%M"
+    for at, anchor in ((start, "start"), ((start + last) / 2, "middle"), (last, "end")):
+        out.append(
+            f'<text class="tick" x="{x(at):.1f}" y="{bottom + 15}" text-anchor="{anchor}" fill="#5d6673">'
+            f"{_clock(at, clock)}{' UTC' if anchor == 'end' else ''}</text>"
+        )
+    for line in lines:  # labelled at the left: markers (the incident, actions) gather at the right
+        colour = _LINE_COLOURS.get(line.kind, "#5d6673")
+        out.append(
+            f'<g class="threshold {escape(line.kind)}" data-value="{_number(line.value)}">'
+            f"<title>{escape(line.label)}</title>"
+            f'<line x1="{_PLOT_LEFT}" x2="{_PLOT_RIGHT}" y1="{y(line.value):.1f}" y2="{y(line.value):.1f}"'
+            f' stroke="{colour}" stroke-width="1.5" stroke-dasharray="6 4"/>'
+            f'<text x="{_PLOT_LEFT + 3}" y="{y(line.value) - 3:.1f}" fill="{colour}">'
+            f"{escape(_short(line.label, 30))}</text></g>"
+        )
+    for index, item in enumerate(series):
+        colour = _PALETTE[index % len(_PALETTE)]
+        path = _path(((x(t), y(v) if v is not None and math.isfinite(v) else None) for t, v in item.points))
+        out.append(
+            f'<path class="series" data-series="{index}" data-points="{len(item.points)}" d="{path}" fill="none"'
+            f' stroke="{colour}" stroke-width="2" stroke-linejoin="round"><title>{escape(item.label)}</title></path>'
+        )
+        row = bottom + 32 + index * _LEGEND_ROW
+        out.append(
+            f'<g class="legend" data-series="{index}"><rect x="4" y="{row - 9}" width="14" height="4" fill="{colour}"/>'
+            f'<text x="24" y="{row}" fill="#1c2026">{escape(_short(item.label, _MAX_LEGEND))}</text></g>'
+        )
+    for number, marker in enumerate(shown_markers, 1):
+        # numbered at the top, on two rows so that neighbours do not cover each other; named in the legend
+        colour = _MARKER_COLOURS.get(marker.kind, "#37474f")
+        at = x(marker.at)
+        row = bottom + 32 + (len(series) + number - 1) * _LEGEND_ROW
+        out.append(
+            f'<g class="marker {escape(marker.kind)}" data-at="{marker.at:.0f}"><title>{escape(marker.label)}</title>'
+            f'<line x1="{at:.1f}" x2="{at:.1f}" y1="{_PLOT_TOP - 4}" y2="{bottom}" stroke="{colour}"'
+            f' stroke-width="1.5" stroke-dasharray="2 3"/>'
+            f'<text x="{at:.1f}" y="{_PLOT_TOP - 6 - (number + 1) % 2 * 13}" text-anchor="middle" fill="{colour}"'
+            f' font-weight="700">{number}</text>'
+            f'<text class="legend-text" x="4" y="{row}" fill="{colour}">{number} ┆ {escape(_short(marker.label, 34))}'
+            f" {_clock(marker.at, clock)}</text></g>"
+        )
+    if note:
+        row = bottom + 32 + (len(series) + len(shown_markers)) * _LEGEND_ROW
+        out.append(f'<text class="note" x="4" y="{row}" fill="#5d6673">{escape(_short(note, _MAX_LEGEND + 4))}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))  # noqa: S704 - numbers and escaped text only
+
+
+def _path(points: Iterable[tuple[float, float | None]]) -> str:
+    """An SVG path through the points; a missing value starts a new piece (a gap, not a made-up line)."""
+    parts: list[str] = []
+    pen_down = False
+    for px, py in points:
+        if py is None:
+            pen_down = False
+            continue
+        parts.append(f"{'L' if pen_down else 'M'}{px:.1f},{py:.1f}")
+        pen_down = True
+    return " ".join(parts)
+
+
+def _clock(at: float, layout: str) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime(layout)

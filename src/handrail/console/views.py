@@ -74,12 +74,17 @@ def incident_times(record: IncidentRecord, now: datetime) -> list[tuple[str, str
     return shown
 
 
-def diagnostics_view(assessment: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Each diagnostic with its status, finding, a short value and, for range queries, a sparkline."""
+def diagnostics_view(
+    assessment: Mapping[str, Any] | None, charts: Mapping[str, Markup] | None = None
+) -> list[dict[str, Any]]:
+    """Each diagnostic with its status, finding, a short value and its chart (recorded, else a range's sparkline)."""
     rows = []
     for result in (assessment or {}).get("diagnosticResults", []):
         raw = result.get("rawValue") or {}
         samples = raw.get("samples") if isinstance(raw, Mapping) else None
+        chart = (charts or {}).get(str(result.get("stepId")))
+        if chart is None:
+            chart = sparkline(samples, label=f"{result.get('name')} over the range") if samples else Markup("")
         rows.append(
             {
                 "id": result.get("stepId"),
@@ -90,7 +95,7 @@ def diagnostics_view(assessment: Mapping[str, Any] | None) -> list[dict[str, Any
                 "durationMs": result.get("durationMs"),
                 "value": _value_text(raw),
                 "raw": json.dumps(raw, indent=2, sort_keys=True, default=str)[:4000] if raw else "",
-                "chart": sparkline(samples, label=f"{result.get('name')} over the range") if samples else Markup(""),
+                "chart": chart,
             }
         )
     return rows

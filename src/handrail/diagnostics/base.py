@@ -14,7 +14,7 @@ import ssl
 from base64 import b64encode
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import Field, SecretStr
 
@@ -23,6 +23,9 @@ from handrail.runbook.model import Duration, StrictModel
 
 __all__ = [
     "ConfigRefusal",
+    "History",
+    "HistoryProbe",
+    "HistorySeries",
     "HttpConnection",
     "Observation",
     "Probe",
@@ -100,6 +103,43 @@ class Probe(Protocol[P_contra]):
 
     async def aclose(self) -> None:
         """Release what the probe holds (HTTP clients, connection pools); a no-op if nothing."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySeries:
+    """One series of a history: its labels and its samples as (unix seconds, value)."""
+
+    labels: Mapping[str, str]
+    samples: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What a diagnostic's query returned over a past window, every series of it, for the incident's charts."""
+
+    query: str
+    """The query as it ran (templates rendered)."""
+    series: tuple[HistorySeries, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class HistoryProbe(Protocol[P_contra]):
+    """A probe that can also say what its query returned over a past window (`prometheus_query`).
+
+    Separate from `Probe`: only the incident's engine asks for it, beside the diagnostic, so a
+    probe without it, a simulated one included, is still a probe.
+    """
+
+    async def history(
+        self, params: P_contra, context: ProbeContext, *, start: float, end: float, step: float
+    ) -> History:
+        """The same query over `start`..`end` (unix seconds), a sample every `step` seconds.
+
+        Raises:
+            ProbeError: the history could not be collected (the message says why, without secrets).
+        """
         ...
 
 

@@ -19,7 +19,14 @@ from typing import Any, ClassVar
 
 import httpx
 
-from handrail.diagnostics.base import HttpConnection, Observation, ProbeContext, ProbeParams
+from handrail.diagnostics.base import (
+    History,
+    HistorySeries,
+    HttpConnection,
+    Observation,
+    ProbeContext,
+    ProbeParams,
+)
 from handrail.errors import ProbeError, TemplateError
 from handrail.redaction import redact
 from handrail.runbook.model import Duration
@@ -93,6 +100,28 @@ class PrometheusQueryProbe:
 
     async def observe(self, params: PrometheusQueryParams, context: ProbeContext) -> Observation:
         """Run the query and summarise its series (see `PrometheusQueryParams.PROVIDES`)."""
+        if params.range is None:
+            _, series, warnings = await self._query(params, context, "/api/v1/query", {})
+            return _observe(series, params, warnings)
+        now = self._clock()
+        step = params.step or max(1.0, params.range / 60)
+        window = {"start": _number(now - params.range), "end": _number(now), "step": _number(step)}
+        _, series, warnings = await self._query(params, context, "/api/v1/query_range", window)
+        return _observe(series, params, warnings)
+
+    async def history(
+        self, params: PrometheusQueryParams, context: ProbeContext, *, start: float, end: float, step: float
+    ) -> History:
+        """The same expression as a range query over `start`..`end` (the incident's charts)."""
+        window = {"start": _number(start), "end": _number(end), "step": _number(step)}
+        query, series, warnings = await self._query(params, context, "/api/v1/query_range", window)
+        kept = tuple(HistorySeries(item.labels, tuple(item.samples)) for item in series)
+        return History(query, kept, tuple(warnings))
+
+    async def _query(
+        self, params: PrometheusQueryParams, context: ProbeContext, path: str, window: dict[str, str]
+    ) -> tuple[str, list[_Series], list[str]]:
+        """The query rendered and sent to `path` with `window`: the query as sent, its series and warnings."""
         name = params.connection or DEFAULT_CONNECTION
         connection = self._connections.get(name)
         if connection is None:
@@ -104,15 +133,8 @@ class PrometheusQueryProbe:
         except TemplateError as exc:
             raise ProbeError(f"query: {exc}") from exc
         timeout = min(connection.timeout, context.timeout)
-        if params.range is None:
-            path, form = "/api/v1/query", {"query": query}
-        else:
-            now = self._clock()
-            step = params.step or max(1.0, params.range / 60)
-            path = "/api/v1/query_range"
-            form = {"query": query, "start": _number(now - params.range), "end": _number(now), "step": _number(step)}
         # Prometheus stops evaluating when we stop waiting (capped by its -query.timeout).
-        form["timeout"] = _number(timeout)
+        form = {"query": query, **window, "timeout": _number(timeout)}
         where = f"Prometheus '{name}' at {_USERINFO.sub(_scheme, connection.url)}"
         try:
             response = await self._request(name, connection, path, form, timeout=timeout, where=where)
@@ -120,7 +142,7 @@ class PrometheusQueryProbe:
         except ProbeError as exc:
             # the original (unredacted) error is not chained: a logged traceback would show it
             raise ProbeError(redact(str(exc), connection.secrets())) from exc.__cause__
-        return _observe(series, params, warnings)
+        return query, series, warnings
 
     async def aclose(self) -> None:
         """Close every HTTP client this probe opened."""

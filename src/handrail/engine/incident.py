@@ -16,6 +16,7 @@ close. It has no path to a notification, a timer or an action, and the steps tha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,8 @@ from dbos import DBOS, SetWorkflowID
 
 from handrail.actions import ACTION_PARAMS
 from handrail.actions.base import ActionContext, ActionOutcome
-from handrail.engine.assessment import assess
+from handrail.engine.assessment import Assessment, assess
+from handrail.engine.history import record_history
 from handrail.engine.messages import approval_text, decided, evidence
 from handrail.engine.notifications import APPROVAL_WAIT, Notes, record
 from handrail.engine.plan import StepKind, step_kind
@@ -34,7 +36,7 @@ from handrail.engine.runtime import current, off_loop
 from handrail.errors import ActionError, IncidentConflictError
 from handrail.expression import parse
 from handrail.runbook.model import Remediation, Runbook
-from handrail.store import ActionStatus, IncidentState
+from handrail.store import ActionStatus, IncidentRecord, IncidentState
 from handrail.store.incidents import Event
 
 __all__ = [
@@ -367,15 +369,8 @@ async def _diagnose(incident_id: str) -> dict[str, Any]:
     record = await off_loop(runtime.store.get, incident_id)
     assert record is not None
     runbook = Runbook.model_validate(record.runbook)
-    async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
-        result = await assess(
-            runbook,
-            probes=runtime.probes,
-            labels=record.labels,
-            annotations=record.annotations,
-            deadline=runtime.assessment_deadline,
-        )
-    body = result.to_dict()
+    result, history = await _assess_with_history(runbook, record, triggers=True)
+    body = {**result.to_dict(), "history": history}
     plan = list(result.recommended_actions)
     events: list[Event] = [
         ("diagnostic", f"{d.name}: {d.status.value} — {d.message}", d.to_dict()) for d in result.results
@@ -400,6 +395,37 @@ async def _diagnose(incident_id: str) -> dict[str, Any]:
     return {"plan": plan, "verify": verify, "severity": result.overall_severity.value}
 
 
+async def _assess_with_history(
+    runbook: Runbook, record: IncidentRecord, *, triggers: bool
+) -> tuple[Assessment, list[dict[str, Any]]]:
+    """The assessment, and beside it the hour before of its Prometheus queries (engine/history.py).
+
+    The range queries run concurrently with the diagnostics, never inside them: they do not delay
+    or change a diagnostic's result, and one that fails is recorded with its reason.
+    """
+    runtime = current()
+    async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
+        result, history = await asyncio.gather(
+            assess(
+                runbook,
+                probes=runtime.probes,
+                labels=record.labels,
+                annotations=record.annotations,
+                deadline=runtime.assessment_deadline,
+            ),
+            record_history(
+                runbook,
+                probes=runtime.probes,
+                labels=record.labels,
+                annotations=record.annotations,
+                end=time.time(),
+                minute_seconds=runtime.minute_seconds,
+                triggers=triggers,
+            ),
+        )
+    return result, history
+
+
 def _diagnostics_in(condition: str) -> list[str]:
     found: list[str] = []
     for reference in parse(condition).references:
@@ -417,14 +443,7 @@ async def _check(incident_id: str, diagnostic_ids: list[str]) -> dict[str, Any]:
     runbook = Runbook.model_validate(record.runbook)
     chosen = [d for d in runbook.diagnostics if d.id in diagnostic_ids]
     subset = runbook.model_copy(update={"diagnostics": chosen, "decision_tree": []})
-    async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
-        result = await assess(
-            subset,
-            probes=runtime.probes,
-            labels=record.labels,
-            annotations=record.annotations,
-            deadline=runtime.assessment_deadline,
-        )
+    result, history = await _assess_with_history(subset, record, triggers=False)
     lines = [f"{r.name}: {r.status.value} — {r.message}" for r in result.results]
     healthy = bool(result.results) and all(r.status.value == "healthy" for r in result.results)
     verdict = "healthy" if healthy else "not healthy"
@@ -433,7 +452,7 @@ async def _check(incident_id: str, diagnostic_ids: list[str]) -> dict[str, Any]:
         incident_id,
         "verification",
         f"verification: {verdict}\n" + "\n".join(lines),
-        data={"results": [r.to_dict() for r in result.results], "healthy": healthy},
+        data={"results": [r.to_dict() for r in result.results], "healthy": healthy, "history": history},
     )
     return {"healthy": healthy, "names": [r.name for r in result.results], "text": "\n".join(lines)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from handrail.engine.history import trend
 from handrail.notify.base import Notification
 from handrail.runbook.model import Remediation, Runbook
 
@@ -43,6 +44,7 @@ def incident_details(
 ) -> dict[str, Any]:
     """The structured facts rich notifiers render (see `Notification.details`)."""
     results = (assessment or {}).get("diagnosticResults", [])
+    charts = {c.get("id"): c for c in (assessment or {}).get("history", []) if c.get("source") == "diagnostic"}
     planned = (assessment or {}).get("recommendedActions", [])
     recommended = []
     for remediation_id in planned:
@@ -60,7 +62,13 @@ def incident_details(
         "url": f"{console_url.rstrip('/')}/incidents/{incident_id}" if console_url else None,
         "overall": (assessment or {}).get("overallSeverity"),
         "diagnostics": [
-            {"name": r.get("name"), "status": r.get("status"), "message": r.get("message")} for r in results
+            {
+                "name": r.get("name"),
+                "status": r.get("status"),
+                "message": r.get("message"),
+                "trend": trend(charts.get(r.get("stepId"))),
+            }
+            for r in results
         ],
         "recommended": recommended,
         "instructions": instructions,

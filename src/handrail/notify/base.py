@@ -37,7 +37,7 @@ class Notification:
     """A stable id of this notification (the engine sets it); a retry carries the same one, so receivers may dedupe."""
     details: Mapping[str, Any] = field(default_factory=dict)
     """Structured incident facts for rich notifiers (Slack blocks, PagerDuty custom_details): `url`, `overall`,
-    `diagnostics` [{name, status, message}], `recommended` [{id, name, type, requiresApproval}], `instructions`,
+    `diagnostics` [{name, status, message, trend}], `recommended` [{id, name, type, requiresApproval}], `instructions`,
     `approval` {remediation, name, description}."""
 
     def to_dict(self) -> dict[str, object]:

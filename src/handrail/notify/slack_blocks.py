@@ -2,8 +2,9 @@
 
 The message (docs/slack.md shows one): a header that follows the state (`🔴 <runbook name>` while
 open, `✅ Resolved: <runbook name>` once resolved), the key facts (severity, service, state,
-incident), what just happened, one line per diagnostic, the recommended actions, a manual step's
-instructions, an approval request with **Approve** / **Reject** buttons while it waits, and a
+incident), what just happened, one line per diagnostic (with a sparkline of the recorded hour
+before, when there is one), the recommended actions, a manual step's instructions, an approval
+request with **Approve** / **Reject** buttons while it waits, and a
 context line linking to the incident.
 
 Slack rejects a message that breaks a limit (`invalid_blocks`), and a rejected notification is
@@ -16,6 +17,7 @@ button's `value`.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ __all__ = [
     "fallback_text",
     "incident_blocks",
     "incident_message",
+    "sparkline_text",
     "view_from_notification",
 ]
 
@@ -60,10 +63,14 @@ _MAX_DIAGNOSTIC_SECTIONS = 6
 _MAX_LINE = 500
 """Characters of one diagnostic or action line; a 10 kB probe message belongs on the incident page."""
 _MAX_FALLBACK = 3000
+_MAX_TREND = 40
+"""Characters of a diagnostic's sparkline: a phone shows a line of about that many."""
 _EMOJI = {"critical": "🔴", "warning": "🟡", "healthy": "🟢"}
 _OTHER_EMOJI = "⚪"
 _CLOSED = {"resolved": ("✅", "Resolved"), "cancelled": ("⚪", "Cancelled"), "failed": ("❌", "Failed")}
 """A closed incident's header says how it ended, whatever the first assessment found."""
+
+_SPARKS = "▁▂▃▄▅▆▇█"
 _LABELS = {
     "opened": "Incident opened",
     "escalated": "Escalated",
@@ -95,6 +102,8 @@ class DiagnosticLine:
     name: str
     status: str
     message: str
+    trend: tuple[float, ...] = ()
+    """The recorded hour before, a few values (engine/history.py `trend`), drawn as a Unicode sparkline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +357,21 @@ def _join_lines(first: str, lines: Sequence[str], limit: int, url: str | None) -
 
 def _diagnostic_line(diagnostic: DiagnosticLine) -> str:
     name, status, message = (escape_mrkdwn(v) for v in (diagnostic.name, diagnostic.status, diagnostic.message))
-    return _clip(f"{_emoji(diagnostic.status)} {name}: {status} — {message}")
+    trend = f" {sparkline_text(diagnostic.trend)}" if len(diagnostic.trend) >= 2 else ""
+    return _clip(f"{_emoji(diagnostic.status)} {name}: {status}{trend} — {message}")
+
+
+def sparkline_text(values: Sequence[float]) -> str:
+    """`values` as one line of block characters, lowest ▁ to highest █ (Slack cannot show a private image)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return ""
+    low, high = min(finite), max(finite)
+    span = high - low
+    last = len(_SPARKS) - 1
+    return "".join(
+        _SPARKS[round((v - low) / span * last) if span else last // 2] if math.isfinite(v) else " " for v in values
+    )
 
 
 def _action_line(action: RecommendedAction) -> str:
@@ -522,7 +545,10 @@ def _str(value: object) -> str:
 
 
 def _diagnostic(item: Mapping[str, Any]) -> DiagnosticLine:
-    return DiagnosticLine(_str(item.get("name")), _str(item.get("status")), _str(item.get("message")))
+    raw = item.get("trend")
+    values = raw if isinstance(raw, Sequence) and not isinstance(raw, str | bytes) else ()
+    trend = tuple(float(v) for v in values[:_MAX_TREND] if isinstance(v, int | float) and not isinstance(v, bool))
+    return DiagnosticLine(_str(item.get("name")), _str(item.get("status")), _str(item.get("message")), trend)
 
 
 def _recommended(item: Mapping[str, Any]) -> RecommendedAction:
