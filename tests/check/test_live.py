@@ -109,7 +109,7 @@ def test_serve_checks_at_start_and_shows_findings_in_metrics_and_the_console(tmp
         listing = client.get("/runbooks").text
         row = re.search(r'<tr data-runbook="orders">.*?</tr>', listing, re.DOTALL)
         assert row is not None
-        assert 'class="lint broken rotten" href="/runbooks/orders#live">rotten: 1 error<' in row.group(0)
+        assert 'class="check broken rotten" href="/runbooks/orders#live">rotten: 1 error<' in row.group(0)
         page = client.get("/runbooks/orders").text
         assert '<section class="card" id="live">' in page
         line, column = place_of(RUNBOOK.replace("PROGRAM", ROTTEN), ROTTEN).split(":")

@@ -137,4 +137,7 @@ def test_prometheus_down_slow_or_garbled_reads_error_in_time_and_incidents_escal
             assert [d["then"] for d in record.assessment["decisions"] if d["matched"]] == [["page"]]
             assert world.service.store.action_runs(incident.id) == []
     assert not effects.exists()  # the remediation for a critical reading never ran
-    assert {r.path for r in prometheus.requests} == {f"/{name}/api/v1/query" for name in MODES}
+    paths = {r.path for r in prometheus.requests}
+    # each diagnostic's instant query, and beside it (#16) the evidence chart's range query of the hour before
+    assert {path for path in paths if path.endswith("/query")} == {f"/{name}/api/v1/query" for name in MODES}
+    assert paths <= {f"/{name}/api/v1/{kind}" for name in MODES for kind in ("query", "query_range")}
