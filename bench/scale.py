@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale.py             # prints a Markdown report; exit 1 if an incident is lost
     .venv/bin/python bench/scale.py --rounds 1 --no-takeover   # one round of throughput only (~3 minutes)
+    .venv/bin/python bench/scale.py --workers 1,2              # other worker counts (each needs its connections)
 
 Every run gets a fresh database on the PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres; the
 test machine's), dropped afterwards. Workers are `handrail worker` subprocesses, each with its own
@@ -369,6 +370,9 @@ def main() -> int:
     failed = False
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else ROUNDS
     takeover_bounds = () if "--no-takeover" in sys.argv else TAKEOVER_BOUNDS
+    counts = WORKERS_COUNTS
+    if "--workers" in sys.argv:
+        counts = tuple(int(n) for n in sys.argv[sys.argv.index("--workers") + 1].split(","))
     print(f"Throughput: {INCIDENTS} incidents, each one diagnosis, one action and one verification.\n")
     print(
         "| round | workers | wall | incidents/s | / 1 worker | steady incidents/s | / 1 worker"
@@ -377,7 +381,7 @@ def main() -> int:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for round_ in range(1, rounds + 1):
-        rows = [throughput(n) for n in WORKERS_COUNTS]
+        rows = [throughput(n) for n in counts]
         base = rows[0]
         for row in rows:
             failed |= row["states"] != {"resolved": INCIDENTS} or row["twice"] > 0 or row["actions"] != INCIDENTS
