@@ -76,6 +76,20 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         yield connection
 
 
+_JOIN = (
+    sa.update(INCIDENTS)
+    .where(
+        INCIDENTS.c.dedup_key == sa.bindparam("join_key", type_=INCIDENTS.c.dedup_key.type),
+        INCIDENTS.c.is_open,
+        INCIDENTS.c.shadow_of.is_(None),
+    )
+    .values(joins=INCIDENTS.c.joins + 1, updated_at=sa.bindparam("join_at", type_=INCIDENTS.c.updated_at.type))
+    .returning(*INCIDENTS.c)
+)
+"""A join, built once: statements made per call cost more CPU than the join's SQL (#14, `bench/ingest.py`)."""
+_INSERT_EVENT = sa.insert(TIMELINE)
+
+
 class SqlIncidentStore:
     """Reads and writes incidents; every change to an incident also writes a timeline event."""
 
@@ -206,16 +220,7 @@ class SqlIncidentStore:
 
     def _join(self, connection: sa.Connection, new: NewIncident, now: datetime) -> IncidentRecord | None:
         """Count a trigger into the open incident with its dedup key; None when there is none."""
-        row = (
-            connection.execute(
-                sa.update(INCIDENTS)
-                .where(INCIDENTS.c.dedup_key == new.dedup_key, INCIDENTS.c.is_open, INCIDENTS.c.shadow_of.is_(None))
-                .values(joins=INCIDENTS.c.joins + 1, updated_at=now)
-                .returning(*INCIDENTS.c)
-            )
-            .mappings()
-            .first()
-        )
+        row = connection.execute(_JOIN, {"join_key": new.dedup_key, "join_at": now}).mappings().first()
         if row is None:
             return None
         message = f"{_trigger_message(new)}; joined the open incident (same dedup key)"
@@ -409,16 +414,8 @@ class SqlIncidentStore:
         actor: str | None,
         data: Mapping[str, Any] | None = None,
     ) -> None:
-        connection.execute(
-            sa.insert(TIMELINE).values(
-                incident_id=incident_id,
-                at=at,
-                kind=kind,
-                actor=actor,
-                message=message,
-                data=plain_json(data) if data is not None else None,
-            )
-        )
+        values = {"incident_id": incident_id, "at": at, "kind": kind, "actor": actor, "message": message}
+        connection.execute(_INSERT_EVENT, {**values, "data": plain_json(data) if data is not None else None})
 
     # -- action runs --------------------------------------------------------------------------
 
