@@ -400,8 +400,9 @@ async def _assess_with_history(
 ) -> tuple[Assessment, list[dict[str, Any]]]:
     """The assessment, and beside it the hour before of its Prometheus queries (engine/history.py).
 
-    The range queries run concurrently with the diagnostics, never inside them: they do not delay
-    or change a diagnostic's result, and one that fails is recorded with its reason.
+    The range queries run concurrently with the diagnostics, never inside them: they do not change a
+    diagnostic's result, and one that fails is recorded with its reason. The plan waits for both, so a
+    range query slower than the diagnostics delays it, by at most `history.HISTORY_TIMEOUT`.
     """
     runtime = current()
     async with runtime.assessment_slots:  # bounded, so a storm of incidents cannot starve its own diagnostics
